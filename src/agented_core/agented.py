@@ -1,0 +1,507 @@
+"""The :class:`Agented` facade: what a host application uses.
+
+::
+
+    async with Agented.open("sqlite:///agented.db", bots=[...], plugins=[...]) as ag:
+        execution = await ag.run("hello", params={"message": "world"})
+        async for event in ag.events(execution.id):
+            print(event.kind, event.text)
+        done = await ag.wait(execution.id)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+from attrs import evolve
+from ulid import ULID
+
+from .config import Config, load_config
+from .errors import ConfigError, ConflictError, NotFoundError, Problem
+from .events import EventLog
+from .executor import Executor, utcnow
+from .models import Bot, Event, Execution, Status, TriggerKind
+from .plugins import Plugins
+from .process import boot_id, group_alive, kill_group, process_start_time
+from .runner import StopReason
+from .store.base import Store
+from .validation import validate
+
+log = logging.getLogger("agented")
+
+ACTIVE = (Status.QUEUED, Status.RUNNING, Status.PAUSED)
+
+
+def new_execution_id() -> str:
+    """A new execution id: a ULID, so ids sort by creation time."""
+    return str(ULID())
+
+
+def owner_identity() -> str:
+    """This process, identified for good: host, pid, process start time, boot."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{process_start_time(pid) or 0}:{boot_id()[:8]}"
+
+
+class Agented:
+    """A running agented: bots, plugins, the store, the event log and the runs of this process.
+
+    Create it with :meth:`open` (an async context manager). Runs started here are owned by this
+    process; a second process on the same store sees them, follows their events and asks their
+    owner to cancel them through the store, but never touches them itself.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        plugins: Plugins,
+        store: Store,
+        *,
+        heartbeat_interval: float = 2.0,
+        stale_after: float = 15.0,
+        shutdown_grace: float = 10.0,
+        clock: Any = None,
+        host_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config = config
+        self.plugins = plugins
+        self.store = store
+        self.owner = owner_identity()
+        self.heartbeat_interval = heartbeat_interval
+        self.stale_after = stale_after
+        self.shutdown_grace = shutdown_grace
+        self.clock = clock or utcnow
+        self.event_log = EventLog(store, clock=self.clock)
+        self.executor = Executor(
+            config=config,
+            plugins=plugins,
+            store=store,
+            event_log=self.event_log,
+            owner=self.owner,
+            clock=self.clock,
+            host_env=host_env,
+        )
+        self._tg: TaskGroup | None = None
+        self._limiter = anyio.CapacityLimiter(config.settings.max_concurrent_runs)
+        self._bot_limiters: dict[str, anyio.CapacityLimiter] = {}
+        self._active: dict[str, Execution] = {}
+        self._scopes: dict[str, anyio.CancelScope] = {}
+        self._done: dict[str, anyio.Event] = {}
+        self._accepting = False
+
+    # opening and closing
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        database: str | None = None,
+        *,
+        bots: Iterable[Bot] = (),
+        plugins: Iterable[object] = (),
+        config: Config | str | Path | None = None,
+        entry_points: bool = True,
+        **options: Any,
+    ) -> AsyncIterator[Agented]:
+        """Open the store, check every bot, recover what a dead process left, start serving.
+
+        ``config`` is a :class:`Config` or the path of an ``agented.toml``; ``bots`` adds (or
+        replaces) bots by name; ``database`` overrides the config's store URL. Raises
+        :class:`ConfigError` listing every problem before anything is written.
+        """
+        if config is None:
+            cfg = Config()
+        elif isinstance(config, Config):
+            cfg = config
+        else:
+            cfg = load_config(config)
+        extra = {bot.name: bot for bot in bots}
+        if extra:
+            cfg = evolve(cfg, bots={**cfg.bots, **extra})
+        if database is not None:
+            cfg = evolve(cfg, settings=evolve(cfg.settings, database=database))
+        registry = Plugins(plugins, entry_points=entry_points)
+        problems = [p for p in validate(cfg, registry) if not p.warning]
+        if problems:
+            raise ConfigError(problems)
+        store = registry.open_store(cfg.settings.database, base_dir=cfg.base_dir)
+        await store.open()
+        agented = cls(cfg, registry, store, **options)
+        body_error: BaseException | None = None
+        try:
+            async with anyio.create_task_group() as tg:
+                agented._tg = tg
+                agented.event_log.start(tg)
+                await agented._recover()
+                agented._accepting = True
+                tg.start_soon(agented._owner_loop)
+                try:
+                    yield agented
+                except BaseException as exc:
+                    # re-raised below, outside the task group, so the host sees its own
+                    # exception rather than an ExceptionGroup
+                    body_error = exc
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await agented._shutdown()
+                    tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await store.close()
+        if body_error is not None:
+            raise body_error
+
+    async def _shutdown(self) -> None:
+        """Stop taking runs; give running ones a grace period; then end them as interrupted."""
+        self._accepting = False
+        with anyio.move_on_after(self.shutdown_grace):
+            for execution_id in list(self._done):
+                await self._done[execution_id].wait()
+        for run in list(self.executor.runs.values()):
+            run.stop(StopReason.SHUTDOWN)
+        for scope in list(self._scopes.values()):
+            scope.cancel()
+        with anyio.move_on_after(self.config.settings.kill_grace + 10):
+            for execution_id in list(self._done):
+                await self._done[execution_id].wait()
+        for execution in list(self._active.values()):
+            if not execution.status.terminal:
+                await self.executor.set_status(
+                    execution, Status.INTERRUPTED, reason="the host shut down"
+                )
+            await self.event_log.close(execution.id)
+        await self.event_log.flush()
+
+    def stop_accepting(self) -> None:
+        """Refuse new runs from now on (graceful shutdown has begun)."""
+        self._accepting = False
+
+    # bots
+    @property
+    def bots(self) -> Mapping[str, Bot]:
+        """The bots, by name."""
+        return self.config.bots
+
+    def bot(self, name: str) -> Bot:
+        """The bot called ``name``; :class:`NotFoundError` if there is none."""
+        try:
+            return self.config.bots[name]
+        except KeyError:
+            known = ", ".join(sorted(self.config.bots)) or "none"
+            raise NotFoundError(f"no bot named {name!r} (bots: {known})") from None
+
+    # starting runs
+    async def run(
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        trigger: TriggerKind = TriggerKind.API,
+        context: Mapping[str, Any] | None = None,
+        delivery_id: str | None = None,
+        rerun_of: str | None = None,
+    ) -> Execution:
+        """Queue a run of bot ``name`` and return its execution (status ``queued``).
+
+        ``params`` must be declared by one of the bot's manual triggers; anything else is a
+        :class:`ConfigError` and nothing is written.
+        """
+        bot = self.bot(name)
+        params = dict(params or {})
+        if trigger in (TriggerKind.API, TriggerKind.MANUAL):
+            declared = bot.manual_params
+            unknown = sorted(set(params) - set(declared))
+            if unknown:
+                listed = ", ".join(declared) or "none"
+                raise ConfigError(
+                    [
+                        Problem(
+                            f"unknown parameter(s) {', '.join(unknown)}; declared: {listed}",
+                            bot=name,
+                            field="params",
+                        )
+                    ]
+                )
+            for key in declared:
+                params.setdefault(key, "")
+        if not self._accepting or self._tg is None:
+            raise ConflictError("agented is shutting down and takes no new runs")
+        execution = Execution(
+            id=new_execution_id(),
+            bot=name,
+            trigger=trigger,
+            created_at=self.clock(),
+            params=params,
+            context=dict(context or {}),
+            delivery_id=delivery_id,
+            provider=bot.provider,
+            account=bot.account,
+            owner=self.owner,
+            heartbeat_at=self.clock(),
+            rerun_of=rerun_of,
+        )
+        self.event_log.open(execution.id, 0)
+        self._active[execution.id] = execution
+        self._done[execution.id] = anyio.Event()
+        await self.executor.set_status(execution, Status.QUEUED)
+        self._tg.start_soon(self._drive, execution, bot)
+        return execution
+
+    def _bot_limiter(self, bot: Bot) -> anyio.CapacityLimiter | None:
+        if bot.concurrency.limit is None or bot.concurrency.group:
+            return None
+        limiter = self._bot_limiters.get(bot.name)
+        if limiter is None:
+            limiter = self._bot_limiters[bot.name] = anyio.CapacityLimiter(bot.concurrency.limit)
+        return limiter
+
+    async def _drive(self, execution: Execution, bot: Bot) -> None:
+        scope = anyio.CancelScope()
+        self._scopes[execution.id] = scope
+        try:
+            with scope:
+                bot_limiter = self._bot_limiter(bot)
+                if bot_limiter is not None:
+                    await bot_limiter.acquire_on_behalf_of(execution.id)
+                try:
+                    async with self._limiter:
+                        scope.shield = True  # from here on, stopping goes through the runner
+                        await self.executor.execute(execution, bot)
+                finally:
+                    if bot_limiter is not None:
+                        bot_limiter.release_on_behalf_of(execution.id)
+            if scope.cancelled_caught and not execution.status.terminal:
+                with anyio.CancelScope(shield=True):
+                    if self._accepting:
+                        await self.executor.set_status(
+                            execution, Status.CANCELLED, reason="cancelled while queued"
+                        )
+                    else:
+                        await self.executor.set_status(
+                            execution, Status.INTERRUPTED, reason="the host shut down"
+                        )
+        except Exception as exc:
+            log.exception("execution %s failed inside agented", execution.id)
+            if not execution.status.terminal:
+                with anyio.CancelScope(shield=True):
+                    await self.executor.set_status(
+                        execution, Status.FAILED, reason=f"internal error: {exc}"
+                    )
+        finally:
+            self._scopes.pop(execution.id, None)
+            with anyio.CancelScope(shield=True):
+                await self.event_log.close(execution.id)
+                self._active.pop(execution.id, None)
+                done = self._done.pop(execution.id, None)
+                if done is not None:
+                    done.set()
+                if execution.status.terminal:
+                    await self.plugins.notify("agented_execution_finished", execution=execution)
+
+    # reading
+    async def get(self, execution_id: str) -> Execution:
+        """The execution; :class:`NotFoundError` if there is none."""
+        local = self._active.get(execution_id)
+        if local is not None:
+            return evolve(local)
+        execution = await self.store.get_execution(execution_id)
+        if execution is None:
+            raise NotFoundError(f"no execution {execution_id!r}")
+        return execution
+
+    async def list(
+        self,
+        *,
+        bot: str | None = None,
+        status: Status | Sequence[Status] | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[Execution], str | None]:
+        """Executions, newest first, and the cursor of the next page (``None`` at the end)."""
+        statuses = [status] if isinstance(status, Status) else list(status or [])
+        return await self.store.list_executions(
+            bot=bot, status=statuses, limit=max(1, min(limit, 500)), cursor=cursor
+        )
+
+    async def events(self, execution_id: str, after: int = 0) -> AsyncIterator[Event]:
+        """Stored events after ``after``, then live ones, ending after the terminal status."""
+        await self.get(execution_id)  # NotFoundError before the first event
+
+        async def finished() -> bool:
+            if self.event_log.is_live(execution_id):
+                return False
+            execution = await self.store.get_execution(execution_id)
+            return execution is None or execution.status.terminal or self._orphaned(execution)
+
+        async for event in self.event_log.follow(execution_id, after=after, is_finished=finished):
+            yield event
+
+    async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:
+        """Wait until the execution reaches a terminal status; return it.
+
+        Raises ``TimeoutError`` after ``timeout`` seconds.
+        """
+        with anyio.fail_after(timeout):
+            done = self._done.get(execution_id)
+            if done is not None:
+                await done.wait()
+            while True:
+                execution = await self.get(execution_id)
+                if execution.status.terminal:
+                    return execution
+                done = self._done.get(execution_id)
+                if done is not None:
+                    await done.wait()
+                else:
+                    await anyio.sleep(self.event_log.poll_interval)
+
+    # control
+    async def cancel(self, execution_id: str) -> Execution:
+        """Cancel a queued, running, paused or waiting execution (its whole process group)."""
+        return await self._control(execution_id, "cancel")
+
+    async def pause(self, execution_id: str) -> Execution:
+        """Pause a running execution (SIGSTOP of its group)."""
+        return await self._control(execution_id, "pause")
+
+    async def resume(self, execution_id: str) -> Execution:
+        """Resume a paused execution (SIGCONT of its group)."""
+        return await self._control(execution_id, "resume")
+
+    async def rerun(self, execution_id: str) -> Execution:
+        """Start a new execution of the same bot with the same params and trigger context."""
+        old = await self.get(execution_id)
+        return await self.run(
+            old.bot,
+            old.params,
+            trigger=TriggerKind.RERUN,
+            context=old.context,
+            rerun_of=old.id,
+        )
+
+    async def _control(self, execution_id: str, action: str) -> Execution:
+        execution = await self.get(execution_id)
+        if execution.status.terminal:
+            raise ConflictError(f"execution {execution_id} has already {execution.status.value}")
+        if execution_id in self._active:
+            self._apply_control(execution_id, action)
+            await anyio.sleep(0)
+            return await self.get(execution_id)
+        if action == "pause" and execution.status is not Status.RUNNING:
+            raise ConflictError(f"only a running execution can be paused, not a {execution.status}")
+        if action == "resume" and execution.status is not Status.PAUSED:
+            raise ConflictError(f"only a paused execution can be resumed, not a {execution.status}")
+        if action == "cancel" and (
+            execution.status is Status.WAITING or self._orphaned(execution)
+        ):
+            # nobody runs it: finish it here
+            self.event_log.open(execution.id, await self.store.last_seq(execution.id))
+            self._active[execution.id] = execution
+            try:
+                await self.executor.set_status(execution, Status.CANCELLED, reason="cancelled")
+            finally:
+                self._active.pop(execution.id, None)
+                await self.event_log.close(execution.id)
+            return execution
+        await self.store.request_control(execution_id, action)
+        return execution
+
+    def _apply_control(self, execution_id: str, action: str) -> None:
+        run = self.executor.runs.get(execution_id)
+        execution = self._active.get(execution_id)
+        if execution is None:
+            return
+        if action == "cancel":
+            if run is not None:
+                run.stop(StopReason.CANCEL, "cancelled")
+            else:
+                scope = self._scopes.get(execution_id)
+                if scope is not None:
+                    scope.cancel()
+        elif action == "pause":
+            if run is None or execution.status is not Status.RUNNING:
+                raise ConflictError(
+                    f"only a running execution can be paused, not a {execution.status}"
+                )
+            if run.pause() and self._tg is not None:
+                self._tg.start_soon(self._set_status_soon, execution, Status.PAUSED)
+        elif action == "resume":
+            if run is None or execution.status is not Status.PAUSED:
+                raise ConflictError(
+                    f"only a paused execution can be resumed, not a {execution.status}"
+                )
+            if run.resume() and self._tg is not None:
+                self._tg.start_soon(self._set_status_soon, execution, Status.RUNNING)
+
+    async def _set_status_soon(self, execution: Execution, status: Status) -> None:
+        if not execution.status.terminal:
+            await self.executor.set_status(execution, status)
+
+    # ownership
+    def _orphaned(self, execution: Execution) -> bool:
+        """True when the execution's owner is another process that has stopped beating."""
+        if execution.owner == self.owner:
+            return False
+        beat = execution.heartbeat_at or execution.created_at
+        if beat is None:
+            return True
+        return self.clock() - beat > timedelta(seconds=self.stale_after)
+
+    async def _owner_loop(self) -> None:
+        while True:
+            await anyio.sleep(self.heartbeat_interval)
+            try:
+                ids = list(self._active)
+                await self.store.heartbeat(ids, self.owner, self.clock())
+                for execution_id, action in (await self.store.take_controls(ids)).items():
+                    try:
+                        self._apply_control(execution_id, action)
+                    except ConflictError as exc:
+                        log.info("ignored %s of %s: %s", action, execution_id, exc)
+            except Exception:
+                log.exception("heartbeat failed")
+
+    async def _recover(self) -> None:
+        """Executions whose owner died: interrupt them and kill their groups (if provably ours)."""
+        for execution in await self.store.find_executions(ACTIVE):
+            if not self._orphaned(execution):
+                continue
+            await self._kill_leftovers(execution)
+            self.event_log.open(execution.id, await self.store.last_seq(execution.id))
+            try:
+                await self.executor.set_status(
+                    execution,
+                    Status.INTERRUPTED,
+                    reason=f"its process ({execution.owner}) stopped while it was "
+                    f"{execution.status.value}",
+                )
+            finally:
+                await self.event_log.close(execution.id)
+
+    async def _kill_leftovers(self, execution: Execution) -> None:
+        pgid = execution.pgid
+        if pgid is None or execution.process_start is None:
+            return
+        owner_boot = (execution.owner or "").rsplit(":", 1)[-1]
+        if owner_boot != boot_id()[:8]:
+            return  # another boot: every process of that run is long gone
+        if process_start_time(pgid) != execution.process_start:
+            return  # the pid was recycled: not our process
+        if group_alive(pgid):
+            log.warning("killing the leftover process group %d of %s", pgid, execution.id)
+            await kill_group(pgid, self.config.settings.kill_grace)
+
+    # retention
+    async def prune(self, older_than_days: int | None = None) -> int:
+        """Delete finished executions (and their events) older than the retention period."""
+        days = older_than_days or self.config.settings.retention_days
+        cutoff: datetime = self.clock() - timedelta(days=days)
+        return await self.store.delete_executions(cutoff)

@@ -1,0 +1,471 @@
+"""Reading ``agented.toml`` into models.
+
+:func:`load_config` parses the file and reports every problem at once, each naming the file, the
+bot and the field. Unknown keys are errors. Checks that need the plugins (does the provider exist,
+are its options valid, do templates fit their triggers) live in :mod:`agented_core.validation`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from attrs import field, frozen
+
+from .durations import parse_duration
+from .errors import ConfigError, Problem
+from .models import (
+    Account,
+    Bot,
+    CatchUp,
+    ChainEntry,
+    Concurrency,
+    ConcurrencyPolicy,
+    GitHubTrigger,
+    ManualTrigger,
+    ScheduleTrigger,
+    Trigger,
+    WebhookTrigger,
+)
+
+DEFAULT_CONFIG = "agented.toml"
+
+
+@frozen
+class Settings:
+    """The ``[agented]`` table."""
+
+    database: str = "sqlite:///agented.db"
+    max_concurrent_runs: int = 4
+    retention_days: int = 30
+    timezone: str = "UTC"
+    kill_grace: float = 5.0
+    max_pause: float | None = 3600.0
+
+
+@frozen
+class HttpSettings:
+    """The ``[http]`` table."""
+
+    api_keys_env: str = "AGENTED_API_KEYS"
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 5 * 1024 * 1024
+
+
+@frozen
+class GitHubSettings:
+    """The ``[github]`` table."""
+
+    webhook_secrets_env: str = "GITHUB_WEBHOOK_SECRETS"
+    dedup_ttl: float = 7 * 86400.0
+
+
+@frozen
+class WebhookSource:
+    """A generic webhook source: ``[webhooks.NAME]``, served at ``POST /webhooks/NAME``."""
+
+    name: str
+    secret_env: str | None = None
+    signature_header: str = "X-Signature-256"
+    delivery_header: str | None = None
+
+
+@frozen
+class Price:
+    """USD per million tokens for a model, for CLIs that report no cost."""
+
+    input: float
+    output: float
+    cache_read: float | None = None
+    cache_write: float | None = None
+
+
+@frozen
+class Config:
+    """A whole configuration: settings, accounts, prices, webhook sources and bots."""
+
+    path: Path | None = None
+    settings: Settings = Settings()
+    http: HttpSettings = HttpSettings()
+    github: GitHubSettings = GitHubSettings()
+    webhooks: Mapping[str, WebhookSource] = field(factory=dict)
+    prices: Mapping[str, Price] = field(factory=dict)
+    accounts: Mapping[str, Account] = field(factory=dict)
+    bots: Mapping[str, Bot] = field(factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths resolve against: the config file's, else the cwd."""
+        return self.path.parent if self.path else Path.cwd()
+
+
+class _Reader:
+    """Collects problems while reading tables, so that every problem is reported at once."""
+
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def problem(self, message: str, *, bot: str | None = None, field: str | None = None) -> None:
+        self.problems.append(Problem(message, file=self.file, bot=bot, field=field))
+
+    def table(
+        self,
+        data: Any,
+        allowed: Mapping[str, Callable[[Any], Any]],
+        *,
+        bot: str | None = None,
+        prefix: str = "",
+    ) -> dict[str, Any]:
+        """Convert each known key of ``data``; unknown keys and bad values become problems."""
+        out: dict[str, Any] = {}
+        if not isinstance(data, Mapping):
+            self.problem(f"expected a table, got {_kind(data)}", bot=bot, field=prefix or None)
+            return out
+        for key, value in data.items():
+            where = f"{prefix}.{key}" if prefix else key
+            convert = allowed.get(key)
+            if convert is None:
+                hint = _suggest(key, allowed)
+                self.problem(f"unknown key{hint}", bot=bot, field=where)
+                continue
+            try:
+                out[key] = convert(value)
+            except (ValueError, TypeError) as exc:
+                self.problem(str(exc), bot=bot, field=where)
+        return out
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a table", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _suggest(key: str, allowed: Mapping[str, Any]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {_kind(value)}")
+    return value
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else _str(value)
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {_kind(value)}")
+    return value
+
+
+def _int(value: Any, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected a whole number, got {_kind(value)}")
+    if value < minimum:
+        raise ValueError(f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _pos_int(value: Any) -> int:
+    return _int(value, 1)
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {_kind(value)}")
+    if value < 0:
+        raise ValueError(f"must not be negative, got {value}")
+    return float(value)
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError("expected a string or a list of strings")
+    return tuple(value)
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a table of strings, got {_kind(value)}")
+    bad = [k for k, v in value.items() if not isinstance(v, str)]
+    if bad:
+        raise TypeError(f"expected string values; not a string: {', '.join(bad)}")
+    return dict(value)
+
+
+def _any_map(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a table, got {_kind(value)}")
+    return dict(value)
+
+
+def _chain_entry(text: Any) -> ChainEntry:
+    text = _str(text)
+    provider, _, account = text.partition(":")
+    if not provider:
+        raise ValueError(f"bad fallback entry {text!r}: expected 'provider' or 'provider:account'")
+    return ChainEntry(provider, account or None)
+
+
+def _fallback(value: Any) -> tuple[ChainEntry, ...]:
+    return tuple(_chain_entry(v) for v in _strs(value))
+
+
+def _cron_str(value: Any) -> str:
+    text = _str(value)
+    if not text.strip():
+        raise ValueError("empty cron expression")
+    return text
+
+
+def read_config(data: Mapping[str, Any], *, path: Path | None = None) -> Config:
+    """A :class:`Config` from parsed TOML data; raises :class:`ConfigError` listing all problems."""
+    reader = _Reader(str(path) if path else None)
+    top = reader.table(
+        data,
+        {
+            "agented": _any_map,
+            "http": _any_map,
+            "github": _any_map,
+            "webhooks": _any_map,
+            "prices": _any_map,
+            "accounts": _any_map,
+            "bots": _any_map,
+        },
+    )
+    settings = Settings(
+        **reader.table(
+            top.get("agented", {}),
+            {
+                "database": _str,
+                "max_concurrent_runs": _pos_int,
+                "retention_days": _pos_int,
+                "timezone": _str,
+                "kill_grace": parse_duration,
+                "max_pause": parse_duration,
+            },
+            prefix="agented",
+        )
+    )
+    http = HttpSettings(
+        **reader.table(
+            top.get("http", {}),
+            {"api_keys_env": _str, "cors_origins": _strs, "max_body_bytes": _pos_int},
+            prefix="http",
+        )
+    )
+    github = GitHubSettings(
+        **reader.table(
+            top.get("github", {}),
+            {"webhook_secrets_env": _str, "dedup_ttl": parse_duration},
+            prefix="github",
+        )
+    )
+    webhooks: dict[str, WebhookSource] = {}
+    for name, table in top.get("webhooks", {}).items():
+        if name == "github":
+            reader.problem("the source name 'github' is reserved", field=f"webhooks.{name}")
+            continue
+        values = reader.table(
+            table,
+            {"secret_env": _str, "signature_header": _str, "delivery_header": _str},
+            prefix=f"webhooks.{name}",
+        )
+        webhooks[name] = WebhookSource(name=name, **values)
+    prices: dict[str, Price] = {}
+    for model, table in top.get("prices", {}).items():
+        values = reader.table(
+            table,
+            {"input": _number, "output": _number, "cache_read": _number, "cache_write": _number},
+            prefix=f"prices.{model}",
+        )
+        if "input" in values and "output" in values:
+            prices[model] = Price(**values)
+        elif isinstance(table, Mapping):
+            reader.problem("a price needs both 'input' and 'output'", field=f"prices.{model}")
+    accounts: dict[str, Account] = {}
+    for name, table in top.get("accounts", {}).items():
+        values = reader.table(
+            table,
+            {"provider": _str, "env": _str_map, "env_from": _str_map},
+            prefix=f"accounts.{name}",
+        )
+        if "provider" not in values:
+            if isinstance(table, Mapping):
+                reader.problem("an account needs a 'provider'", field=f"accounts.{name}")
+            continue
+        accounts[name] = Account(name=name, **values)
+    bots: dict[str, Bot] = {}
+    for name, table in top.get("bots", {}).items():
+        bot = _read_bot(reader, name, table)
+        if bot is not None:
+            bots[name] = bot
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return Config(
+        path=path,
+        settings=settings,
+        http=http,
+        github=github,
+        webhooks=webhooks,
+        prices=prices,
+        accounts=accounts,
+        bots=bots,
+    )
+
+
+_BOT_KEYS: dict[str, Callable[[Any], Any]] = {
+    "provider": _str,
+    "account": _opt_str,
+    "fallback": _fallback,
+    "model": _str,
+    "prompt": _str,
+    "command": _strs,
+    "workdir": _str,
+    "on": lambda v: v,
+    "timeout": parse_duration,
+    "idle_timeout": parse_duration,
+    "max_cost_usd": _number,
+    "max_tokens": _pos_int,
+    "max_attempts": _pos_int,
+    "concurrency": lambda v: v,
+    "env": _str_map,
+    "options": _any_map,
+    "extra_args": _strs,
+    "allowed_tools": _strs,
+    "disallowed_tools": _strs,
+    "mcp_config": _str,
+    "description": _str,
+}
+
+
+def _read_bot(reader: _Reader, name: str, table: Any) -> Bot | None:
+    before = len(reader.problems)
+    values = reader.table(table, _BOT_KEYS, bot=name)
+    triggers = _read_triggers(reader, name, values.pop("on", []))
+    concurrency = _read_concurrency(reader, name, values.pop("concurrency", None))
+    if len(reader.problems) > before:
+        return None
+    return Bot(name=name, triggers=triggers, concurrency=concurrency, **values)
+
+
+def _read_concurrency(reader: _Reader, bot: str, value: Any) -> Concurrency:
+    if value is None:
+        return Concurrency()
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            reader.problem("must be at least 1", bot=bot, field="concurrency")
+            return Concurrency()
+        return Concurrency(limit=value)
+    values = reader.table(
+        value,
+        {"limit": _pos_int, "group": _str, "policy": ConcurrencyPolicy},
+        bot=bot,
+        prefix="concurrency",
+    )
+    return Concurrency(**values)
+
+
+def _read_triggers(reader: _Reader, bot: str, value: Any) -> tuple[Trigger, ...]:
+    if isinstance(value, Mapping):
+        value = [value]
+    if not isinstance(value, list):
+        reader.problem("expected a list of trigger tables", bot=bot, field="on")
+        return ()
+    triggers: list[Trigger] = []
+    for index, item in enumerate(value):
+        where = f"on[{index}]"
+        trigger = _read_trigger(reader, bot, where, item)
+        if trigger is not None:
+            triggers.append(trigger)
+    return tuple(triggers)
+
+
+def _globs_map(value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a table of field paths to globs, got {_kind(value)}")
+    return {str(k): _strs(v) for k, v in value.items()}
+
+
+def _read_trigger(reader: _Reader, bot: str, where: str, item: Any) -> Trigger | None:
+    if not isinstance(item, Mapping):
+        reader.problem(f"expected a trigger table, got {_kind(item)}", bot=bot, field=where)
+        return None
+    kinds = [k for k in ("github", "cron", "manual", "webhook") if k in item]
+    if len(kinds) != 1:
+        reader.problem(
+            "a trigger needs exactly one of 'github', 'cron', 'manual' or 'webhook'",
+            bot=bot,
+            field=where,
+        )
+        return None
+    kind = kinds[0]
+    if kind == "github":
+        values = reader.table(
+            item,
+            {
+                "github": _str,
+                "actions": _strs,
+                "repos": _strs,
+                "branches": _strs,
+                "labels": _strs,
+                "paths": _strs,
+                "authors": _strs,
+                "commands": _strs,
+                "ignore_bots": _bool,
+            },
+            bot=bot,
+            prefix=where,
+        )
+        if "github" not in values:
+            return None
+        return GitHubTrigger(event=values.pop("github"), **values)
+    if kind == "cron":
+        values = reader.table(
+            item,
+            {"cron": _cron_str, "timezone": _str, "catch_up": CatchUp, "jitter": parse_duration},
+            bot=bot,
+            prefix=where,
+        )
+        if "cron" not in values:
+            return None
+        return ScheduleTrigger(**values)
+    if kind == "manual":
+        values = reader.table(item, {"manual": _bool, "params": _strs}, bot=bot, prefix=where)
+        if values.get("manual") is False:
+            reader.problem("'manual = false' declares nothing; remove it", bot=bot, field=where)
+            return None
+        return ManualTrigger(params=values.get("params", ()))
+    values = reader.table(
+        item, {"webhook": _str, "filters": _globs_map}, bot=bot, prefix=where
+    )
+    if "webhook" not in values:
+        return None
+    return WebhookTrigger(source=values["webhook"], filters=values.get("filters", {}))
+
+
+def load_config(path: str | Path = DEFAULT_CONFIG) -> Config:
+    """Read and parse a config file. Raises :class:`ConfigError` naming the file on any problem."""
+    file = Path(path).expanduser()
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([Problem("config file not found", file=str(file))]) from None
+    except OSError as exc:
+        raise ConfigError([Problem(f"cannot read: {exc.strerror}", file=str(file))]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(f"not valid TOML: {exc}", file=str(file))]) from None
+    return read_config(data, path=file.resolve())

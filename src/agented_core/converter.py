@@ -1,0 +1,76 @@
+"""The one cattrs converter: how every model looks as JSON-ready data.
+
+Datetimes are ISO 8601 strings in UTC, enums their values, tuples lists. Triggers, a union,
+carry a ``type`` tag (``github``, ``schedule``, ``manual``, ``webhook``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.strategies import configure_tagged_union
+
+from .models import GitHubTrigger, ManualTrigger, ScheduleTrigger, Trigger, WebhookTrigger
+
+T = TypeVar("T")
+
+TRIGGER_TAGS: dict[type, str] = {
+    GitHubTrigger: "github",
+    ScheduleTrigger: "schedule",
+    ManualTrigger: "manual",
+    WebhookTrigger: "webhook",
+}
+
+
+def _unstructure_datetime(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _structure_datetime(value: Any, _: type) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        parsed = datetime.fromisoformat(str(value))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_unstructure_hook(datetime, _unstructure_datetime)
+    conv.register_structure_hook(datetime, _structure_datetime)
+    configure_tagged_union(
+        Trigger,  # type: ignore[arg-type]
+        conv,
+        tag_generator=lambda cls: TRIGGER_TAGS[cls],
+        tag_name="type",
+    )
+    return conv
+
+
+converter = _make_converter()
+"""The converter every module uses to turn models into data and back."""
+
+
+def to_data(obj: Any) -> Any:
+    """A model (or a collection of models) as JSON-ready data."""
+    return converter.unstructure(obj)
+
+
+def from_data(data: Any, cls: type[T]) -> T:
+    """Data made by :func:`to_data` back into a ``cls``."""
+    return converter.structure(data, cls)
+
+
+def to_json(obj: Any) -> str:
+    """A model as compact JSON text."""
+    return json.dumps(to_data(obj), separators=(",", ":"), ensure_ascii=False)
+
+
+def from_json(text: str | bytes, cls: type[T]) -> T:
+    """JSON made by :func:`to_json` back into a ``cls``."""
+    return from_data(json.loads(text), cls)

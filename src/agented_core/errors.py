@@ -1,0 +1,105 @@
+"""The one exception hierarchy of agented.
+
+Every error agented raises on purpose is an :class:`AgentedError`; the subclasses say what went
+wrong. The HTTP adapter maps them to its error codes, the CLI to its exit codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+
+class AgentedError(Exception):
+    """Base class of every error agented raises on purpose."""
+
+
+@attrs.frozen
+class Problem:
+    """One thing wrong with a configuration: where it is and what is wrong.
+
+    ``file`` is the config file (or ``None`` for bots passed in Python), ``bot`` the bot's name
+    (or ``None`` for settings outside a bot), ``field`` a dotted path inside it.
+    """
+
+    message: str
+    file: str | None = None
+    bot: str | None = None
+    field: str | None = None
+    warning: bool = False
+
+    def __str__(self) -> str:
+        where = []
+        if self.file:
+            where.append(self.file)
+        if self.bot:
+            where.append(f"bot {self.bot!r}")
+        if self.field:
+            where.append(f"field {self.field!r}")
+        prefix = ": ".join(where)
+        label = "warning: " if self.warning else ""
+        return f"{prefix}: {label}{self.message}" if prefix else f"{label}{self.message}"
+
+
+class ConfigError(AgentedError):
+    """The configuration is invalid. ``problems`` lists every problem found, not just the first."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = [p for p in problems if not p.warning]
+        super().__init__("\n".join(str(p) for p in self.problems) or "invalid configuration")
+
+
+class PluginError(AgentedError):
+    """A plugin failed to load or registered something that clashes (names the plugin)."""
+
+
+class NotFoundError(AgentedError):
+    """A bot, execution or other named object does not exist."""
+
+
+class ConflictError(AgentedError):
+    """The operation does not fit the object's current state (e.g. resume of a finished run)."""
+
+
+class TemplateError(AgentedError):
+    """A template is malformed, or names a key its context does not provide."""
+
+
+class StoreError(AgentedError):
+    """The store URL is unknown or the store cannot be used."""
+
+
+class WebhookError(AgentedError):
+    """A webhook delivery was refused. ``code`` is the HTTP error code name from DESIGN."""
+
+    code = "bad_request"
+    status_code = 400
+
+
+class InvalidSignature(WebhookError):
+    """The delivery's signature is missing or does not match any configured secret."""
+
+    code = "invalid_signature"
+    status_code = 401
+
+
+class PayloadTooLarge(WebhookError):
+    """The delivery's body is over the size limit."""
+
+    code = "payload_too_large"
+    status_code = 413
+
+
+class UnsupportedMediaType(WebhookError):
+    """The delivery's content type is neither JSON nor form-encoded."""
+
+    code = "unsupported_media_type"
+    status_code = 415
+
+
+class BadPayload(WebhookError):
+    """The delivery's body cannot be parsed."""
+
+    code = "bad_request"
+    status_code = 400

@@ -1,0 +1,268 @@
+"""The event log: numbers events, fans them out to live subscribers, persists them in batches.
+
+Appending is synchronous and cheap: the event gets the next ``seq`` of its execution, goes to
+every live subscriber's bounded buffer at once and joins the pending batch. A background flusher
+writes pending events in one transaction when the batch is full or ``flush_interval`` has passed.
+Pending events stay readable in memory until their transaction has committed, so a reader that
+switches from stored to live events sees no gap and no duplicate.
+
+A subscriber that falls behind (its buffer is full) is dropped from the live fan-out instead of
+slowing the run; its iterator then catches up from the store and subscribes again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from .models import TERMINAL_STATUSES, Event, EventDraft, EventKind, Status
+from .redaction import Redactor
+from .store.base import Store
+
+log = logging.getLogger("agented.events")
+
+
+def is_final(event: Event) -> bool:
+    """True for the ``status`` event that ends an execution's stream (a terminal status)."""
+    return event.kind == EventKind.STATUS and event.data.get("status") in _TERMINAL
+
+
+_TERMINAL = frozenset(s.value for s in TERMINAL_STATUSES)
+
+
+class _Subscriber:
+    __slots__ = ("lagged", "receive", "send")
+
+    def __init__(self, buffer: int) -> None:
+        self.send: MemoryObjectSendStream[Event]
+        self.receive: MemoryObjectReceiveStream[Event]
+        self.send, self.receive = anyio.create_memory_object_stream[Event](buffer)
+        self.lagged = False
+
+
+class _Live:
+    """The in-process state of an execution whose events this process appends."""
+
+    __slots__ = ("execution_id", "last_seq", "redactor", "subscribers")
+
+    def __init__(self, execution_id: str, last_seq: int, redactor: Redactor | None) -> None:
+        self.execution_id = execution_id
+        self.last_seq = last_seq
+        self.redactor = redactor
+        self.subscribers: set[_Subscriber] = set()
+
+
+class EventLog:
+    """Sequencing, fan-out and batched persistence of events over a :class:`Store`."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        batch_size: int = 1000,
+        flush_interval: float = 0.02,
+        subscriber_buffer: int = 4096,
+        poll_interval: float = 0.2,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.subscriber_buffer = subscriber_buffer
+        self.poll_interval = poll_interval
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._live: dict[str, _Live] = {}
+        self._pending: list[Event] = []
+        self._wake = anyio.Event()
+        self._flush_lock = anyio.Lock()
+        self._closed = False
+
+    async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        """The flusher loop; start it in a task group and cancel it to stop (it flushes first)."""
+        task_status.started()
+        try:
+            while True:
+                with anyio.move_on_after(self.flush_interval):
+                    await self._wake.wait()
+                if self._wake.is_set():
+                    self._wake = anyio.Event()
+                await self.flush()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.flush()
+
+    def start(self, task_group: TaskGroup) -> None:
+        """Run the flusher in ``task_group``."""
+        task_group.start_soon(self.run)
+
+    # writing
+    def open(self, execution_id: str, last_seq: int, redactor: Redactor | None = None) -> None:
+        """Start appending to an execution whose last stored seq is ``last_seq``."""
+        live = self._live.get(execution_id)
+        if live is None:
+            self._live[execution_id] = _Live(execution_id, last_seq, redactor)
+        else:
+            live.redactor = redactor
+            live.last_seq = max(live.last_seq, last_seq)
+
+    def is_live(self, execution_id: str) -> bool:
+        """True while this process appends to the execution."""
+        return execution_id in self._live
+
+    def last_seq(self, execution_id: str) -> int | None:
+        """The last seq appended here, or ``None`` when the execution is not live here."""
+        live = self._live.get(execution_id)
+        return live.last_seq if live else None
+
+    def append(self, execution_id: str, attempt: int, drafts: Sequence[EventDraft]) -> list[Event]:
+        """Number, redact, fan out and queue ``drafts``; returns the events made."""
+        live = self._live.get(execution_id)
+        if live is None:
+            raise RuntimeError(f"execution {execution_id} is not open in this event log")
+        now = self._clock()
+        made: list[Event] = []
+        redactor = live.redactor
+        for draft in drafts:
+            live.last_seq += 1
+            text, data = draft.text, draft.data
+            if redactor is not None:
+                text, data = redactor.text(text), redactor.data(data)
+            event = Event(execution_id, live.last_seq, now, attempt, draft.kind, text, dict(data))
+            made.append(event)
+            self._deliver(live, event)
+        self._pending.extend(made)
+        if len(self._pending) >= self.batch_size:
+            self._wake.set()
+        return made
+
+    def emit(
+        self, execution_id: str, attempt: int, kind: str, text: str | None = None, **data: Any
+    ) -> Event:
+        """Append one event made from its parts."""
+        return self.append(execution_id, attempt, [EventDraft(kind, text, data)])[0]
+
+    def _deliver(self, live: _Live, event: Event) -> None:
+        dropped: list[_Subscriber] = []
+        for sub in live.subscribers:
+            try:
+                sub.send.send_nowait(event)
+            except anyio.WouldBlock:
+                sub.lagged = True
+                dropped.append(sub)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                dropped.append(sub)
+        for sub in dropped:
+            live.subscribers.discard(sub)
+            sub.send.close()
+
+    async def close(self, execution_id: str) -> None:
+        """Stop appending to an execution: flush its events and end its live subscriptions."""
+        live = self._live.pop(execution_id, None)
+        await self.flush()
+        if live is not None:
+            for sub in live.subscribers:
+                sub.send.close()
+            live.subscribers.clear()
+
+    async def flush(self) -> None:
+        """Write every pending event now."""
+        async with self._flush_lock:
+            while self._pending:
+                batch = self._pending[: self.batch_size * 4]
+                try:
+                    await self.store.append_events(batch)
+                except Exception:
+                    log.exception("writing %d events failed; will retry", len(batch))
+                    await anyio.sleep(0.5)
+                    continue
+                # appends only ever extend the list, so the batch is still its head
+                del self._pending[: len(batch)]
+
+    # reading
+    def _pending_for(self, execution_id: str, after: int, upto: float) -> list[Event]:
+        return [
+            e
+            for e in self._pending
+            if e.execution_id == execution_id and after < e.seq <= upto
+        ]
+
+    async def read(self, execution_id: str, *, after: int = 0) -> list[Event]:
+        """Every event after ``after`` known now: stored ones, then ones not yet written."""
+        stored = await self.store.read_events(execution_id, after=after)
+        last = stored[-1].seq if stored else after
+        return stored + self._pending_for(execution_id, last, math.inf)
+
+    async def follow(
+        self,
+        execution_id: str,
+        *,
+        after: int = 0,
+        is_finished: Callable[[], Any] | None = None,
+    ) -> AsyncIterator[Event]:
+        """Stored events after ``after``, then live ones, until the terminal ``status`` event.
+
+        Works for executions run by another process too, by polling the store. ``is_finished``
+        is an async callable telling whether the execution has ended (used to stop polling an
+        execution that ended without a terminal status event, e.g. one pruned or crashed).
+        """
+        last = after
+        while True:
+            live = self._live.get(execution_id)
+            if live is None:
+                events = await self.read(execution_id, after=last)
+                for event in events:
+                    yield event
+                    last = event.seq
+                    if is_final(event):
+                        return
+                if not events and is_finished is not None and await is_finished():
+                    # one more read: the final events may have landed after the first one
+                    tail = await self.read(execution_id, after=last)
+                    for event in tail:
+                        yield event
+                        last = event.seq
+                        if is_final(event):
+                            return
+                    if not tail:
+                        return
+                if not events and not self.is_live(execution_id):
+                    await anyio.sleep(self.poll_interval)
+                continue
+            sub = _Subscriber(self.subscriber_buffer)
+            live.subscribers.add(sub)
+            upto = live.last_seq
+            try:
+                backlog = await self.read(execution_id, after=last)
+                for event in backlog:
+                    if event.seq > upto:
+                        break
+                    yield event
+                    last = event.seq
+                    if is_final(event):
+                        return
+                async for event in sub.receive:
+                    if event.seq <= last:
+                        continue
+                    yield event
+                    last = event.seq
+                    if is_final(event):
+                        return
+            finally:
+                live.subscribers.discard(sub)
+                sub.send.close()
+                sub.receive.close()
+
+
+def status_event(status: Status, attempt: int, reason: str | None = None) -> EventDraft:
+    """The ``status`` event of a status change."""
+    data: dict[str, Any] = {"status": status.value, "attempt": attempt}
+    if reason:
+        data["reason"] = reason
+    return EventDraft(EventKind.STATUS, text=status.value, data=data)

@@ -1,0 +1,75 @@
+"""The hooks a plugin can implement (pluggy project ``agented``).
+
+A plugin is a module or object with functions marked ``@hookimpl`` and named like the
+specifications below; list it under the entry-point group ``agented`` of its distribution, or pass
+it to ``Agented.open(..., plugins=[...])``. Every hook is optional.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .models import Bot, Execution
+    from .providers.base import Provider
+    from .store.base import StoreFactory
+
+PROJECT = "agented"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Mark a plugin's functions with this: ``@hookimpl def agented_providers(): ...``."""
+
+
+@hookspec
+def agented_providers() -> Sequence[Provider]:
+    """Return the providers this plugin adds (instances of :class:`Provider` subclasses).
+
+    Two plugins giving the same provider name is an error naming both.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def agented_backends() -> Mapping[str, StoreFactory]:
+    """Return store factories by URL scheme, e.g. ``{"redis": make_redis_store}``.
+
+    A factory takes the store URL and returns an unopened :class:`Store`.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def agented_ratelimit_patterns() -> Mapping[str, Sequence[Any]]:
+    """Return extra rate-limit patterns by provider name (``"*"`` for all providers).
+
+    Values are :class:`agented_core.ratelimit.Pattern` objects, consulted before the built-ins.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def agented_prompt_context(bot: Bot, context: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """Return extra top-level context keys for ``bot``'s prompt (or ``None``).
+
+    Called after the trigger's context is built and before the prompt is rendered.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def agented_execution_started(execution: Execution) -> Any:
+    """Called when an execution's first attempt starts. May return an awaitable."""
+    raise NotImplementedError
+
+
+@hookspec
+def agented_execution_finished(execution: Execution) -> Any:
+    """Called once when an execution reaches a terminal status (e.g. to post a PR comment).
+
+    May return an awaitable; an exception is logged and does not change the execution.
+    """
+    raise NotImplementedError

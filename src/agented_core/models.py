@@ -1,0 +1,355 @@
+"""The plain value objects that flow through a run: bots, triggers, executions, events.
+
+They are attrs classes; :mod:`agented_core.converter` turns them into JSON-ready data and back.
+Durations are seconds (floats); times are aware ``datetime`` objects in UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from attrs import define, field, frozen
+
+
+class Status(enum.StrEnum):
+    """The status of an execution (DESIGN: "Status")."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    WAITING = "waiting"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    INTERRUPTED = "interrupted"
+    SKIPPED = "skipped"
+
+    @property
+    def terminal(self) -> bool:
+        """True for the statuses an execution never leaves."""
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {
+        Status.SUCCEEDED,
+        Status.FAILED,
+        Status.TIMED_OUT,
+        Status.CANCELLED,
+        Status.BUDGET_EXCEEDED,
+        Status.INTERRUPTED,
+        Status.SKIPPED,
+    }
+)
+
+
+class ErrorKind(enum.StrEnum):
+    """Why an attempt or execution failed (DESIGN: "Error kind")."""
+
+    AUTH = "auth"
+    QUOTA = "quota"
+    RATE = "rate"
+    OVERLOADED = "overloaded"
+    NETWORK = "network"
+    LAUNCH = "launch"
+    BAD_REQUEST = "bad_request"
+    CONTEXT = "context"
+    IDLE = "idle"
+    PROVIDER = "provider"
+    INTERNAL = "internal"
+
+
+class EventKind:
+    """Names of the event kinds agented itself knows. The set is open: others pass through."""
+
+    STATUS = "status"
+    SESSION = "session"
+    TEXT = "text"
+    THINKING = "thinking"
+    TOOL_CALL = "tool_call"
+    TOOL_RESULT = "tool_result"
+    FILE_CHANGE = "file_change"
+    USAGE = "usage"
+    RESULT = "result"
+    RETRY = "retry"
+    RATE_LIMIT = "rate_limit"
+    ERROR = "error"
+    STDERR = "stderr"
+    RAW = "raw"
+    RESYNC = "resync"
+
+
+class ConcurrencyPolicy(enum.StrEnum):
+    """What happens to a run whose concurrency group is full."""
+
+    QUEUE = "queue"
+    CANCEL_IN_PROGRESS = "cancel-in-progress"
+    SKIP = "skip"
+
+
+class CatchUp(enum.StrEnum):
+    """What a schedule does about fires missed while nothing was running."""
+
+    SKIP = "skip"
+    ONCE = "once"
+
+
+class TriggerKind(enum.StrEnum):
+    """What started an execution."""
+
+    MANUAL = "manual"
+    API = "api"
+    GITHUB = "github"
+    SCHEDULE = "schedule"
+    WEBHOOK = "webhook"
+    RERUN = "rerun"
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+@frozen
+class GitHubTrigger:
+    """Fire on a GitHub webhook delivery of ``event`` that passes every filter given.
+
+    Empty filters match everything. ``repos``, ``branches`` and ``paths`` are globs; ``commands``
+    are comment commands such as ``/review`` (at the start of a line) or mentions (``@bot``).
+    """
+
+    event: str
+    actions: tuple[str, ...] = field(default=(), converter=_strs)
+    repos: tuple[str, ...] = field(default=(), converter=_strs)
+    branches: tuple[str, ...] = field(default=(), converter=_strs)
+    labels: tuple[str, ...] = field(default=(), converter=_strs)
+    paths: tuple[str, ...] = field(default=(), converter=_strs)
+    authors: tuple[str, ...] = field(default=(), converter=_strs)
+    commands: tuple[str, ...] = field(default=(), converter=_strs)
+    ignore_bots: bool = True
+
+
+@frozen
+class ScheduleTrigger:
+    """Fire on a cron expression, read in ``timezone`` (IANA name; the config's default if None)."""
+
+    cron: str
+    timezone: str | None = None
+    catch_up: CatchUp = CatchUp.SKIP
+    jitter: float = 0.0
+
+
+@frozen
+class ManualTrigger:
+    """Allow runs on demand (CLI, API) with the declared ``params``."""
+
+    params: tuple[str, ...] = field(default=(), converter=_strs)
+
+
+@frozen
+class WebhookTrigger:
+    """Fire on a delivery to the generic source ``source`` whose fields match ``filters``.
+
+    ``filters`` maps a dotted path into the JSON body to a glob, or a list of globs.
+    """
+
+    source: str
+    filters: Mapping[str, tuple[str, ...]] = field(factory=dict)
+
+
+Trigger = GitHubTrigger | ScheduleTrigger | ManualTrigger | WebhookTrigger
+
+
+@frozen
+class Concurrency:
+    """How many runs of a bot may run at once, and what to do with more.
+
+    ``group`` is a template; runs whose rendered group keys are equal share ``limit``.
+    """
+
+    limit: int | None = None
+    group: str | None = None
+    policy: ConcurrencyPolicy = ConcurrencyPolicy.QUEUE
+
+
+@frozen
+class Account:
+    """A named set of credentials for a provider.
+
+    ``env`` is set in the child's environment as given; ``env_from`` maps a child variable to the
+    name of a host variable whose value it takes.
+    """
+
+    name: str
+    provider: str
+    env: Mapping[str, str] = field(factory=dict)
+    env_from: Mapping[str, str] = field(factory=dict)
+
+
+@frozen
+class ChainEntry:
+    """One step of a fallback chain: a provider, and an account of it (or its own login)."""
+
+    provider: str
+    account: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.account}" if self.account else self.provider
+
+
+@frozen
+class Bot:
+    """A prompt template (or command) plus the CLI that runs it, and when it runs."""
+
+    name: str
+    provider: str = "shell"
+    account: str | None = None
+    fallback: tuple[ChainEntry, ...] = ()
+    model: str | None = None
+    prompt: str | None = None
+    command: tuple[str, ...] = field(default=(), converter=_strs)
+    workdir: str | None = None
+    triggers: tuple[Trigger, ...] = ()
+    timeout: float | None = None
+    idle_timeout: float | None = None
+    max_cost_usd: float | None = None
+    max_tokens: int | None = None
+    max_attempts: int = 1
+    concurrency: Concurrency = Concurrency()
+    env: Mapping[str, str] = field(factory=dict)
+    options: Mapping[str, Any] = field(factory=dict)
+    extra_args: tuple[str, ...] = field(default=(), converter=_strs)
+    allowed_tools: tuple[str, ...] = field(default=(), converter=_strs)
+    disallowed_tools: tuple[str, ...] = field(default=(), converter=_strs)
+    mcp_config: str | None = None
+    description: str | None = None
+
+    @property
+    def chain(self) -> tuple[ChainEntry, ...]:
+        """The bot's own provider and account, then its fallback entries."""
+        return (ChainEntry(self.provider, self.account), *self.fallback)
+
+    @property
+    def manual_params(self) -> tuple[str, ...]:
+        """Every parameter name declared by the bot's manual triggers."""
+        names: list[str] = []
+        for trigger in self.triggers:
+            if isinstance(trigger, ManualTrigger):
+                names.extend(p for p in trigger.params if p not in names)
+        return tuple(names)
+
+
+@define
+class Usage:
+    """Token counts and cost of an execution so far (running totals)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        """All tokens counted against a ``max_tokens`` budget."""
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+        )
+
+
+@define
+class Execution:
+    """One run of a bot, across all its attempts. ``id`` sorts by creation time."""
+
+    id: str
+    bot: str
+    trigger: TriggerKind
+    status: Status = Status.QUEUED
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    delivery_id: str | None = None
+    params: Mapping[str, Any] = field(factory=dict)
+    context: Mapping[str, Any] = field(factory=dict)
+    prompt: str | None = None
+    command: tuple[str, ...] = ()
+    provider: str | None = None
+    account: str | None = None
+    attempt: int = 0
+    error_kind: ErrorKind | None = None
+    error: str | None = None
+    exit_code: int | None = None
+    usage: Usage = field(factory=Usage)
+    result: str | None = None
+    session_id: str | None = None
+    owner: str | None = None
+    heartbeat_at: datetime | None = None
+    pgid: int | None = None
+    process_start: int | None = None
+    retry_at: datetime | None = None
+    rerun_of: str | None = None
+    last_seq: int = 0
+
+    @property
+    def cost_usd(self) -> float | None:
+        """The execution's cost so far, if its provider reports or prices it."""
+        return self.usage.cost_usd
+
+    @property
+    def terminal(self) -> bool:
+        """True once the execution has finished for good."""
+        return self.status.terminal
+
+
+@define(slots=True)
+class Event:
+    """One normalized event of an execution. ``seq`` counts 1, 2, 3 ... across attempts."""
+
+    execution_id: str
+    seq: int
+    time: datetime
+    attempt: int
+    kind: str
+    text: str | None = None
+    data: dict[str, Any] = field(factory=dict)
+
+
+@frozen
+class EventDraft:
+    """An event as a provider produces it, before the event log numbers and stamps it."""
+
+    kind: str
+    text: str | None = None
+    data: dict[str, Any] = field(factory=dict)
+
+
+@frozen
+class Command:
+    """How to start a provider's CLI for one attempt.
+
+    ``stdin`` is written to the child and then closed; with ``None`` the child's stdin is
+    closed at once (so no CLI waits for input that never comes).
+    """
+
+    argv: tuple[str, ...] = field(converter=tuple)
+    env: Mapping[str, str] = field(factory=dict)
+    cwd: str | None = None
+    stdin: bytes | None = None
+
+    def recorded(self, prompt: str | None) -> tuple[str, ...]:
+        """The argv as stored: the prompt, where it is an argument, becomes ``<prompt>``."""
+        if not prompt:
+            return self.argv
+        return tuple(
+            "<prompt>" if arg == prompt else arg.replace(prompt, "<prompt>") for arg in self.argv
+        )
+

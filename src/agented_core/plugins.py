@@ -1,0 +1,185 @@
+"""Finding and registering plugins: entry points, plugins passed in Python, the built-ins."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError, StoreError
+from .providers.base import Provider
+from .store.base import Store, StoreFactory
+
+log = logging.getLogger("agented.plugins")
+
+ENTRY_POINT_GROUP = "agented"
+
+
+class _Builtins:
+    """The built-in plugin: the shell provider and the SQLite backend."""
+
+    @hookspecs.hookimpl
+    def agented_providers(self) -> Sequence[Provider]:
+        from .providers.shell import ShellProvider
+
+        return [ShellProvider()]
+
+    @hookspecs.hookimpl
+    def agented_backends(self) -> Mapping[str, StoreFactory]:
+        from .store.sqlite import SQLiteStore
+
+        return {"sqlite": SQLiteStore.from_url}
+
+
+class Plugins:
+    """The registered plugins and what they provide.
+
+    Loading never stops at the first bad plugin: each failure is kept in :attr:`errors` (naming
+    the plugin) and the others still work.
+    """
+
+    def __init__(
+        self, plugins: Iterable[object] = (), *, entry_points: bool = True
+    ) -> None:
+        self.manager = pluggy.PluginManager(hookspecs.PROJECT)
+        self.manager.add_hookspecs(hookspecs)
+        self.errors: list[PluginError] = []
+        self.sources: dict[str, str] = {}
+        self.manager.register(_Builtins(), name="agented-builtins")
+        self.sources["agented-builtins"] = "built-in"
+        if entry_points:
+            self._load_entry_points()
+        for plugin in plugins:
+            name = getattr(plugin, "__name__", None) or type(plugin).__name__
+            self._register(plugin, name, "passed in Python")
+        self._providers, self._provider_owner = self._collect_providers()
+
+    def _register(self, plugin: object, name: str, source: str) -> None:
+        try:
+            if self.manager.is_registered(plugin):
+                return
+            self.manager.register(plugin, name=name)
+            self.sources[name] = source
+        except Exception as exc:  # pluggy raises ValueError / PluginValidationError
+            self.errors.append(PluginError(f"plugin {name!r} could not be registered: {exc}"))
+
+    def _load_entry_points(self) -> None:
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist.name if ep.dist else "?"
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                self.errors.append(
+                    PluginError(
+                        f"plugin {ep.name!r} (from {dist}) failed to import: "
+                        f"{type(exc).__name__}: {exc}"
+                    )
+                )
+                log.warning("%s", self.errors[-1])
+                continue
+            version = ep.dist.version if ep.dist else ""
+            self._register(plugin, ep.name, f"{dist} {version}".strip())
+
+    def _collect_providers(self) -> tuple[dict[str, Provider], dict[str, str]]:
+        providers: dict[str, Provider] = {}
+        owner: dict[str, str] = {}
+        impls = self.manager.hook.agented_providers.get_hookimpls()
+        for impl in reversed(impls):  # registration order
+            try:
+                given = list(impl.function() or [])
+            except Exception as exc:
+                self.errors.append(
+                    PluginError(f"plugin {impl.plugin_name!r} failed to list providers: {exc}")
+                )
+                continue
+            for provider in given:
+                name = getattr(provider, "name", "")
+                if not isinstance(provider, Provider) or not name:
+                    self.errors.append(
+                        PluginError(
+                            f"plugin {impl.plugin_name!r} gave {provider!r}, not a named Provider"
+                        )
+                    )
+                    continue
+                if name in providers:
+                    self.errors.append(
+                        PluginError(
+                            f"provider {name!r} is registered twice: by {owner[name]!r} and by "
+                            f"{impl.plugin_name!r}; keeping the first"
+                        )
+                    )
+                    continue
+                providers[name] = provider
+                owner[name] = impl.plugin_name
+        return providers, owner
+
+    @property
+    def providers(self) -> Mapping[str, Provider]:
+        """Providers by name."""
+        return self._providers
+
+    def provider(self, name: str) -> Provider:
+        """The provider called ``name``; :class:`PluginError` if there is none."""
+        try:
+            return self._providers[name]
+        except KeyError:
+            known = ", ".join(sorted(self._providers)) or "none"
+            raise PluginError(f"unknown provider {name!r} (known: {known})") from None
+
+    def provider_owner(self, name: str) -> str:
+        """The name of the plugin that registered provider ``name``."""
+        return self._provider_owner.get(name, "?")
+
+    def backends(self) -> dict[str, StoreFactory]:
+        """Store factories by URL scheme."""
+        factories: dict[str, StoreFactory] = {}
+        for result in self.manager.hook.agented_backends():
+            for scheme, factory in (result or {}).items():
+                factories.setdefault(scheme, factory)
+        return factories
+
+    def open_store(self, url: str, *, base_dir: Any = None) -> Store:
+        """An unopened store for ``url``, by its scheme."""
+        scheme = url.split(":", 1)[0] if ":" in url else ""
+        factories = self.backends()
+        factory = factories.get(scheme)
+        if factory is None:
+            known = ", ".join(f"{s}://" for s in sorted(factories))
+            raise StoreError(f"no storage backend for {url!r} (known schemes: {known})")
+        return factory(url, base_dir=base_dir)
+
+    def ratelimit_patterns(self) -> dict[str, list[Any]]:
+        """Extra rate-limit patterns from plugins, by provider name."""
+        merged: dict[str, list[Any]] = {}
+        for result in self.manager.hook.agented_ratelimit_patterns():
+            for provider, patterns in (result or {}).items():
+                merged.setdefault(provider, []).extend(patterns)
+        return merged
+
+    def prompt_context(self, bot: Any, context: Mapping[str, Any]) -> dict[str, Any]:
+        """Extra context keys from plugins for ``bot``."""
+        extra: dict[str, Any] = {}
+        for result in self.manager.hook.agented_prompt_context(bot=bot, context=context):
+            if result:
+                extra.update(result)
+        return extra
+
+    async def notify(self, hook: str, **kwargs: Any) -> None:
+        """Call a lifecycle hook, awaiting results that are awaitable; errors are logged."""
+        caller = getattr(self.manager.hook, hook)
+        for impl in caller.get_hookimpls():
+            try:
+                result = impl.function(**kwargs)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("plugin %r failed in %s", impl.plugin_name, hook)
+
+    def versions(self) -> dict[str, str]:
+        """Each registered plugin and where it came from (distribution and version)."""
+        return dict(self.sources)

@@ -1,0 +1,122 @@
+"""The storage interface: executions, their events, claims and small state.
+
+A backend implements :class:`Store` and registers a factory by URL scheme through the
+``agented_backends`` hook. Every method is async; a backend over a blocking library runs its calls
+in a worker thread. Methods never hold state that must survive a request only in memory.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..models import Event, Execution, Status
+
+
+class StoreFactory(Protocol):
+    """Makes an unopened store from its URL; relative paths resolve against ``base_dir``."""
+
+    def __call__(self, url: str, *, base_dir: Path | None = None) -> Store: ...
+
+
+class Store(ABC):
+    """Where executions, events, claims and state live."""
+
+    url: str = ""
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect and bring the schema up to date."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections. Safe to call twice."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+
+    # executions
+    @abstractmethod
+    async def save_execution(self, execution: Execution) -> None:
+        """Insert or replace an execution record."""
+
+    @abstractmethod
+    async def get_execution(self, execution_id: str) -> Execution | None:
+        """The execution, or ``None``."""
+
+    @abstractmethod
+    async def list_executions(
+        self,
+        *,
+        bot: str | None = None,
+        status: Iterable[Status] | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[Execution], str | None]:
+        """Executions, newest first, and a cursor for the next page (``None`` at the end)."""
+
+    @abstractmethod
+    async def find_executions(
+        self, statuses: Iterable[Status], *, owner: str | None = None
+    ) -> list[Execution]:
+        """Every execution in one of ``statuses`` (and owned by ``owner`` if given), oldest first."""
+
+    @abstractmethod
+    async def heartbeat(self, execution_ids: Sequence[str], owner: str, at: datetime) -> None:
+        """Record that ``owner`` is alive and still runs ``execution_ids``."""
+
+    @abstractmethod
+    async def request_control(self, execution_id: str, action: str) -> None:
+        """Ask the owner of an execution to ``cancel``, ``pause`` or ``resume`` it."""
+
+    @abstractmethod
+    async def take_controls(self, execution_ids: Sequence[str]) -> dict[str, str]:
+        """Pending control requests for these executions, cleared as they are read."""
+
+    @abstractmethod
+    async def delete_executions(self, finished_before: datetime) -> int:
+        """Delete terminal executions finished before a time, with their events; the count."""
+
+    # events
+    @abstractmethod
+    async def append_events(self, events: Sequence[Event]) -> None:
+        """Persist events in one transaction. Events already stored (same seq) are ignored."""
+
+    @abstractmethod
+    async def read_events(
+        self, execution_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[Event]:
+        """Stored events with ``seq > after``, in order."""
+
+    @abstractmethod
+    async def last_seq(self, execution_id: str) -> int:
+        """The highest stored seq of an execution (0 when none)."""
+
+    # claims and state
+    @abstractmethod
+    async def claim(self, key: str, owner: str, ttl: float) -> bool:
+        """Take ``key`` for ``ttl`` seconds unless someone else holds it; True when taken."""
+
+    @abstractmethod
+    async def release(self, key: str, owner: str) -> None:
+        """Give up a claim held by ``owner``."""
+
+    @abstractmethod
+    async def get_state(self, key: str) -> Any:
+        """A small JSON value stored under ``key``, or ``None``."""
+
+    @abstractmethod
+    async def put_state(self, key: str, value: Any) -> None:
+        """Store a small JSON value under ``key``."""
+
+    @abstractmethod
+    async def record_delivery(self, delivery: dict[str, Any]) -> None:
+        """Append an entry to the delivery log."""
+
+    @abstractmethod
+    async def list_deliveries(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Recent deliveries, newest first."""

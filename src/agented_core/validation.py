@@ -1,0 +1,113 @@
+"""Checks of a configuration that need the plugins: providers, options, accounts, templates.
+
+:func:`validate` returns every problem (and warning) found; nothing is run or written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from .config import Config
+from .contexts import shape_for
+from .errors import Problem
+from .models import Bot, ManualTrigger
+from .plugins import Plugins
+from .prompts import check, placeholders
+
+
+def validate(config: Config, plugins: Plugins) -> list[Problem]:
+    """Every problem with ``config`` given the registered ``plugins``."""
+    file = str(config.path) if config.path else None
+    problems: list[Problem] = []
+    for error in plugins.errors:
+        problems.append(Problem(str(error), file=file, warning=True))
+    for name, account in config.accounts.items():
+        if account.provider not in plugins.providers:
+            problems.append(
+                Problem(
+                    f"unknown provider {account.provider!r}{_known(plugins.providers)}",
+                    file=file,
+                    field=f"accounts.{name}.provider",
+                )
+            )
+    for bot in config.bots.values():
+        problems.extend(validate_bot(bot, config, plugins))
+    return problems
+
+
+def _known(names: Iterable[str]) -> str:
+    listed = ", ".join(sorted(names))
+    return f" (known: {listed})" if listed else ""
+
+
+def validate_bot(bot: Bot, config: Config, plugins: Plugins) -> list[Problem]:
+    """Every problem with one bot."""
+    file = str(config.path) if config.path else None
+
+    def problem(message: str, field: str, *, warning: bool = False) -> Problem:
+        return Problem(message, file=file, bot=bot.name, field=field, warning=warning)
+
+    out: list[Problem] = []
+    provider = plugins.providers.get(bot.provider)
+    if provider is None:
+        out.append(problem(f"unknown provider {bot.provider!r}{_known(plugins.providers)}", "provider"))
+    else:
+        for text in provider.check_bot(bot):
+            field, _, message = text.partition(": ")
+            out.append(problem(message or text, field if message else "options"))
+    for index, entry in enumerate(bot.chain):
+        where = "account" if index == 0 else f"fallback[{index - 1}]"
+        if index > 0 and entry.provider not in plugins.providers:
+            out.append(problem(f"unknown provider {entry.provider!r}", where))
+        if entry.account is None:
+            continue
+        account = config.accounts.get(entry.account)
+        if account is None:
+            out.append(
+                problem(f"unknown account {entry.account!r}{_known(config.accounts)}", where)
+            )
+        elif account.provider != entry.provider:
+            out.append(
+                problem(
+                    f"account {entry.account!r} is for provider {account.provider!r}, "
+                    f"not {entry.provider!r}",
+                    where,
+                )
+            )
+    shape = shape_for(bot)
+    if bot.prompt:
+        out.extend(problem(p, "prompt") for p in check(bot.prompt, shape))
+    for index, arg in enumerate(bot.command):
+        out.extend(problem(p, f"command[{index}]") for p in check(arg, shape))
+    if bot.concurrency.group:
+        out.extend(problem(p, "concurrency.group") for p in check(bot.concurrency.group, shape))
+    if bot.workdir:
+        out.extend(problem(p, "workdir") for p in check(bot.workdir, shape))
+        if not placeholders(bot.workdir):
+            path = Path(bot.workdir).expanduser()
+            if not path.is_absolute():
+                path = config.base_dir / path
+            if not path.is_dir():
+                out.append(problem(f"workdir does not exist: {path}", "workdir"))
+    if not bot.triggers:
+        out.append(
+            problem("no triggers: the bot can only be run by name ('on' is empty)", "on", warning=True)
+        )
+    if bot.max_cost_usd is not None and provider is not None and not provider.reports_cost:
+        if not (bot.model and bot.model in config.prices):
+            out.append(
+                problem(
+                    f"max_cost_usd is set but provider {bot.provider!r} reports no cost and "
+                    f"there is no [prices] entry for model {bot.model!r}: the budget cannot be "
+                    "enforced",
+                    "max_cost_usd",
+                    warning=True,
+                )
+            )
+    return out
+
+
+def declared_params(bot: Bot) -> tuple[str, ...]:
+    """The params a manual run of ``bot`` may pass."""
+    return tuple(p for t in bot.triggers if isinstance(t, ManualTrigger) for p in t.params)

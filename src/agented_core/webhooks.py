@@ -1,0 +1,125 @@
+"""Generic webhook sources: signature, field filters and context for ``POST /webhooks/{source}``.
+
+Each named source has its own secrets and signature header. The header holds the hex HMAC-SHA256
+of the raw body, bare or as ``sha256=<hex>``. A delivery's context is the common webhook keys
+with the JSON body as ``payload`` (see :func:`build_generic_context`).
+
+Filters map a dotted path into the body to globs (``fnmatch``: ``*`` matches anything, ``/``
+included; case-sensitive). Strings match as they are; ``true``/``false``/``null`` and numbers
+in their JSON spelling; a list matches if any of its elements does; an object never matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping, Sequence
+from fnmatch import fnmatchcase
+from typing import Any
+
+from agented_core.errors import InvalidSignature
+from agented_core.models import WebhookTrigger
+from agented_core.prompts import resolve
+
+__all__ = [
+    "build_generic_context",
+    "check_filters",
+    "hmac_matches",
+    "match_filters",
+    "verify_generic_signature",
+]
+
+
+def hmac_matches(body: bytes, digest_hex: str, secrets: Sequence[str]) -> bool:
+    """True if ``digest_hex`` is the HMAC-SHA256 of ``body`` under any non-empty secret.
+
+    Every secret is tried (constant-time compares, no early exit), so rotation costs nothing
+    and timing tells nothing about which secret matched.
+    """
+    given = digest_hex.strip().lower().encode("utf-8", "replace")
+    matched = False
+    for secret in secrets:
+        if secret:
+            expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+            matched |= hmac.compare_digest(expected, given)
+    return matched
+
+
+def verify_generic_signature(body: bytes, header_value: str | None, secrets: Sequence[str]) -> None:
+    """Check a generic source's signature header (``sha256=<hex>`` or bare hex).
+
+    Raises :class:`InvalidSignature` if the header is missing, no secret is configured, or the
+    signature matches no secret.
+    """
+    if not any(secrets):
+        raise InvalidSignature("no secret is configured for this webhook source")
+    if not header_value or not header_value.strip():
+        raise InvalidSignature("the signature header is missing")
+    value = header_value.strip()
+    if value[:7].lower() == "sha256=":
+        value = value[7:]
+    if not hmac_matches(body, value, secrets):
+        raise InvalidSignature("the signature does not match the body")
+
+
+def _texts(value: Any) -> list[str] | None:
+    """The strings a filter value matches as; ``None`` for an object."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return None
+    if isinstance(value, list | tuple):
+        return [t for item in value for t in (_texts(item) or [])]
+    return [json.dumps(value, default=str)]
+
+
+def match_filters(filters: Mapping[str, Sequence[str]], payload: Any) -> str | None:
+    """``None`` if ``payload`` passes every filter, else why not (the first filter failing)."""
+    for path, globs in filters.items():
+        patterns = (globs,) if isinstance(globs, str) else tuple(globs)
+        try:
+            if not isinstance(payload, Mapping):
+                raise KeyError(path)
+            value = resolve(payload, path)
+        except KeyError:
+            return f"field {path!r} is missing from the body"
+        texts = _texts(value)
+        if texts is None:
+            return f"field {path!r} is an object, which no glob matches"
+        if not any(fnmatchcase(t, p) for t in texts for p in patterns):
+            shown = texts[0] if len(texts) == 1 else texts
+            return f"field {path!r} is {shown!r}, matching none of {list(patterns)}"
+    return None
+
+
+def check_filters(trigger: WebhookTrigger) -> list[str]:
+    """Load-time problems of a generic trigger's source name and filters."""
+    problems: list[str] = []
+    if not trigger.source:
+        problems.append("a webhook trigger needs a source name")
+    elif trigger.source == "github":
+        problems.append("the source name 'github' is reserved for GitHub deliveries")
+    for path, globs in trigger.filters.items():
+        segments = path.split(".")
+        if not path or any(not s for s in segments):
+            problems.append(f"filter path {path!r} is not a dotted path such as 'alert.status'")
+        patterns = (globs,) if isinstance(globs, str) else tuple(globs)
+        if not patterns or any(not isinstance(p, str) or not p for p in patterns):
+            problems.append(f"filter {path!r} needs one or more non-empty glob strings")
+    return problems
+
+
+def build_generic_context(source: str, payload: Any, delivery: str | None) -> dict[str, Any]:
+    """The context of a generic delivery: ``trigger``, ``source``, ``event`` (the source name),
+    ``action`` (the body's top-level ``action`` string, if any), ``delivery`` and ``payload``.
+    """
+    action = payload.get("action") if isinstance(payload, Mapping) else None
+    return {
+        "trigger": "webhook",
+        "source": source,
+        "event": source,
+        "action": action if isinstance(action, str) else None,
+        "delivery": delivery,
+        "payload": payload,
+    }

@@ -1,0 +1,1 @@
+"""agented http."""

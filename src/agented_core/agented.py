@@ -67,6 +67,7 @@ class Agented:
         store: Store,
         *,
         heartbeat_interval: float = 2.0,
+        control_interval: float = 0.25,
         stale_after: float = 15.0,
         shutdown_grace: float = 10.0,
         clock: Any = None,
@@ -77,6 +78,7 @@ class Agented:
         self.store = store
         self.owner = owner_identity()
         self.heartbeat_interval = heartbeat_interval
+        self.control_interval = control_interval
         self.stale_after = stale_after
         self.shutdown_grace = shutdown_grace
         self.clock = clock or utcnow
@@ -456,11 +458,15 @@ class Agented:
         return self.clock() - beat > timedelta(seconds=self.stale_after)
 
     async def _owner_loop(self) -> None:
+        """Beat the heartbeat of this process's runs; apply control requests from others."""
+        last_beat = 0.0
         while True:
-            await anyio.sleep(self.heartbeat_interval)
+            await anyio.sleep(self.control_interval)
             try:
                 ids = list(self._active)
-                await self.store.heartbeat(ids, self.owner, self.clock())
+                if anyio.current_time() - last_beat >= self.heartbeat_interval:
+                    await self.store.heartbeat(ids, self.owner, self.clock())
+                    last_beat = anyio.current_time()
                 for execution_id, action in (await self.store.take_controls(ids)).items():
                     try:
                         self._apply_control(execution_id, action)

@@ -46,6 +46,10 @@ class CronSchedule:
     __slots__ = ("expr", "timezone", "tz")
 
     def __init__(self, expr: str, timezone: str) -> None:
+        if not isinstance(expr, str) or not isinstance(timezone, str):
+            raise ValueError(
+                f"cron expression and timezone must be strings: {expr!r}, {timezone!r}"
+            )
         self.expr = " ".join(expr.split())
         self.timezone = timezone
         fields = self.expr.split(" ")
@@ -110,8 +114,14 @@ class CronSchedule:
                 yield instant
 
     def next_fire(self, after: datetime) -> datetime:
-        """The first fire strictly after ``after`` (an aware datetime), in UTC."""
-        return next(self._fires(after))
+        """The first fire strictly after ``after`` (an aware datetime), in UTC.
+
+        Raises :class:`ValueError` if there is none (only near the end of the calendar).
+        """
+        fire = next(self._fires(after), None)
+        if fire is None:
+            raise ValueError(f"{self!r} has no fire after {after.isoformat()}")
+        return fire
 
     def fires_between(
         self, start: datetime, end: datetime, *, limit: int | None = None

@@ -161,8 +161,6 @@ class Executor:
         execution.provider = provider.name
         execution.account = command_request.account.name if command_request.account else None
         self.events.open(execution.id, execution.last_seq, redactor)
-        await self.set_status(execution, Status.RUNNING)
-        await self.plugins.notify("agented_execution_started", execution=execution)
         state = AttemptState(
             parser=provider.parser(command_request),
             provider=provider,
@@ -192,9 +190,12 @@ class Executor:
             max_pause=settings.max_pause,
         )
 
-    def _on_start(self, execution: Execution, pid: int) -> None:
+    async def _on_start(self, execution: Execution, pid: int) -> None:
         execution.pgid = pid
         execution.process_start = process_start_time(pid)
+        await self.set_status(execution, Status.RUNNING)
+        if execution.attempt == 1:
+            await self.plugins.notify("agented_execution_started", execution=execution)
 
     def _prepare(
         self, execution: Execution, bot: Bot

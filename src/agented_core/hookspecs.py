@@ -61,6 +61,15 @@ def agented_prompt_context(bot: Bot, context: Mapping[str, Any]) -> Mapping[str,
 
 
 @hookspec
+def agented_context_keys(bot: Bot) -> Sequence[str]:
+    """Return the top-level context keys :func:`agented_prompt_context` adds for ``bot``.
+
+    Templates are checked when a bot loads; keys named here are accepted with any sub-path.
+    """
+    raise NotImplementedError
+
+
+@hookspec
 def agented_execution_started(execution: Execution) -> Any:
     """Called when an execution's first attempt starts. May return an awaitable."""
     raise NotImplementedError

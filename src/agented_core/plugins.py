@@ -89,7 +89,7 @@ class Plugins:
         providers: dict[str, Provider] = {}
         owner: dict[str, str] = {}
         impls = self.manager.hook.agented_providers.get_hookimpls()
-        for impl in reversed(impls):  # registration order
+        for impl in impls:  # registration order
             try:
                 given = list(impl.function() or [])
             except Exception as exc:
@@ -168,6 +168,13 @@ class Plugins:
             if result:
                 extra.update(result)
         return extra
+
+    def context_keys(self, bot: Any) -> set[str]:
+        """Top-level context keys plugins add for ``bot``."""
+        keys: set[str] = set()
+        for result in self.manager.hook.agented_context_keys(bot=bot):
+            keys.update(result or ())
+        return keys
 
     async def notify(self, hook: str, **kwargs: Any) -> None:
         """Call a lifecycle hook, awaiting results that are awaitable; errors are logged."""

@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -133,7 +133,7 @@ class ProcessRun:
         *,
         on_stdout: LineHandler,
         on_stderr: LineHandler,
-        on_start: Callable[[int], Any] | None = None,
+        on_start: Callable[[int], Awaitable[Any]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.command = command
@@ -222,9 +222,9 @@ class ProcessRun:
             return ProcessResult(launch_error=f"cannot start {cmd.argv[0]!r}: {exc}")
         self.pid = process.pid
         self._started_at = self._last_output = self.clock()
-        if self.on_start is not None:
-            self.on_start(process.pid)
         try:
+            if self.on_start is not None:
+                await self.on_start(process.pid)
             exit_code = await self._supervise(process)
         finally:
             with anyio.CancelScope(shield=True):

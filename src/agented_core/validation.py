@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .config import Config
-from .contexts import shape_for
+from .contexts import OPEN, ContextShape, Record, shape_for
 from .errors import Problem
 from .models import Bot, ManualTrigger
 from .plugins import Plugins
@@ -76,6 +76,9 @@ def validate_bot(bot: Bot, config: Config, plugins: Plugins) -> list[Problem]:
                 )
             )
     shape = shape_for(bot)
+    extra = plugins.context_keys(bot)
+    if extra:
+        shape = shape.merged(ContextShape(Record(dict.fromkeys(extra, OPEN))))
     if bot.prompt:
         out.extend(problem(p, "prompt") for p in check(bot.prompt, shape))
     for index, arg in enumerate(bot.command):

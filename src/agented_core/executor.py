@@ -65,7 +65,13 @@ def utcnow() -> datetime:
 def base_context(bot: Bot, execution: Execution, now: datetime) -> dict[str, Any]:
     """The context keys every run has: ``bot``, ``execution``, ``trigger``, ``now``, ``params``."""
     return {
-        "bot": {"name": bot.name, "provider": bot.provider, "model": bot.model},
+        "bot": {
+            "name": bot.name,
+            "provider": bot.provider,
+            "model": bot.model,
+            "account": bot.account,
+            "description": bot.description,
+        },
         "execution": {"id": execution.id, "attempt": execution.attempt},
         "trigger": execution.trigger.value,
         "now": now.isoformat(),
@@ -213,14 +219,14 @@ class Executor:
         context.update(base_context(bot, execution, self.clock()))
         context.update(self.plugins.prompt_context(bot, context))
         try:
-            prompt = render(bot.prompt, context) if bot.prompt else None
+            prompt = render(bot.prompt, context, missing="empty") if bot.prompt else None
         except TemplateError as exc:
             raise PrepareError(f"prompt: {exc}") from None
         execution.prompt = prompt
         cwd: str | None = None
         if bot.workdir:
             try:
-                path = render_workdir(bot.workdir, context, self.config.base_dir)
+                path = render_workdir(bot.workdir, context, self.config.base_dir, missing="empty")
             except TemplateError as exc:
                 raise PrepareError(f"workdir: {exc}") from None
             if not path.is_dir():

@@ -359,25 +359,25 @@ def render_workdir(
     """Render a workdir template into a path under its root; refuse any escape.
 
     The root is ``base`` joined with the template's literal directory before its first
-    placeholder (an absolute literal replaces ``base``: it is the config author's choice).
-    Substituted values may add directories below the root but never ``..``, an absolute path,
-    a NUL byte, or anything that leaves the root: those raise :class:`TemplateError`.
+    placeholder (a leading ``~`` is expanded; an absolute literal replaces ``base``: both are
+    the config author's choice). Substituted values may add directories below the root but
+    never ``..``, an absolute path, a NUL byte, or anything else that leaves the root: those
+    raise :class:`TemplateError`.
     """
     rendered = render(template, context, max_field_chars=None, missing=missing)
-    first = next((k for k, p in enumerate(_parse(template)) if isinstance(p, _Field)), None)
-    literal = "".join(p for p in _parse(template)[:first] if isinstance(p, str))
-    if first is not None:
-        literal = literal[: literal.rfind("/") + 1]
-    root = Path(os.path.normpath(base / literal))
     if "\x00" in rendered:
         raise TemplateError(f"workdir {_describe(template)} renders a NUL byte")
-    tail = rendered[len(literal) :] if rendered.startswith(literal) else rendered
-    if first is not None and (tail.startswith("/") or ".." in tail.split("/")):
-        raise TemplateError(
-            f"workdir {_describe(template)} renders {rendered!r}, which leaves {str(root)!r}"
-        )
-    result = Path(os.path.normpath(base / rendered))
-    if result != root and root not in result.parents:
+    parts = _parse(template)
+    first = next((k for k, p in enumerate(parts) if isinstance(p, _Field)), len(parts))
+    literal = "".join(p for p in parts[:first] if isinstance(p, str))
+    if first < len(parts):
+        literal = literal[: literal.rfind("/") + 1]
+    tail = rendered[len(literal) :]
+    literal_root = os.path.expanduser(literal) if literal.startswith("~") else literal
+    root = Path(os.path.normpath(base / literal_root))
+    result = Path(os.path.normpath(base / (literal_root + tail)))
+    escapes = tail.startswith("/") or ".." in tail.split("/")
+    if escapes or (result != root and root not in result.parents):
         raise TemplateError(
             f"workdir {_describe(template)} renders {rendered!r}, which leaves {str(root)!r}"
         )

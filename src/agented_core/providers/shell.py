@@ -58,7 +58,7 @@ class ShellProvider(Provider):
         return problems
 
     def build_command(self, request: CommandRequest) -> Command:
-        argv = render_argv(request.bot.command, request.context)
+        argv = render_argv(request.bot.command, request.context, missing="empty")
         stdin = request.prompt.encode() if request.prompt else None
         return Command(argv=argv, env=dict(request.env), cwd=request.cwd, stdin=stdin)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import anyio
+import anyio.lowlevel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,7 +46,7 @@ async def _scenario(seed: int, total: int, readers: int, buffer: int, batch: int
             for n in range(total - 1):
                 log.append(EXEC, 1, [EventDraft("text", str(n))])
                 if rng.random() < 0.1:
-                    await anyio.sleep(0)
+                    await anyio.lowlevel.checkpoint()
                 if rng.random() < 0.02:
                     await anyio.sleep(0.003)
             log.append(EXEC, 1, [status_event(Status.SUCCEEDED, 1)])
@@ -110,7 +111,11 @@ def test_secrets_are_redacted_before_storing_and_streaming() -> None:
             made = log.append(
                 EXEC,
                 1,
-                [EventDraft("tool_call", "key sk-live-abcdef123", {"input": ["sk-live-abcdef123"]})],
+                [
+                    EventDraft(
+                        "tool_call", "key sk-live-abcdef123", {"input": ["sk-live-abcdef123"]}
+                    )
+                ],
             )
             await log.close(EXEC)
             tg.cancel_scope.cancel()

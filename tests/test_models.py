@@ -34,21 +34,30 @@ json_values = st.recursive(
     max_leaves=8,
 )
 triggers = st.one_of(
-    st.builds(GitHubTrigger, event=names, actions=words, repos=words, branches=words,
-              labels=words, paths=words, authors=words, commands=words, ignore_bots=st.booleans()),
-    st.builds(ScheduleTrigger, cron=names, timezone=st.none() | names,
-              jitter=st.floats(0, 1e6)),
+    st.builds(
+        GitHubTrigger,
+        event=names,
+        actions=words,
+        repos=words,
+        branches=words,
+        labels=words,
+        paths=words,
+        authors=words,
+        commands=words,
+        ignore_bots=st.booleans(),
+    ),
+    st.builds(ScheduleTrigger, cron=names, timezone=st.none() | names, jitter=st.floats(0, 1e6)),
     st.builds(ManualTrigger, params=words),
-    st.builds(WebhookTrigger, source=names,
-              filters=st.dictionaries(names, words, max_size=2)),
+    st.builds(WebhookTrigger, source=names, filters=st.dictionaries(names, words, max_size=2)),
 )
 bots = st.builds(
     Bot,
     name=names,
     provider=names,
     account=st.none() | names,
-    fallback=st.lists(st.builds(ChainEntry, provider=names, account=st.none() | names),
-                      max_size=2).map(tuple),
+    fallback=st.lists(
+        st.builds(ChainEntry, provider=names, account=st.none() | names), max_size=2
+    ).map(tuple),
     model=st.none() | names,
     prompt=st.none() | names,
     command=words,
@@ -56,13 +65,18 @@ bots = st.builds(
     timeout=st.none() | st.floats(0.1, 1e6),
     max_cost_usd=st.none() | st.floats(0, 100),
     max_tokens=st.none() | st.integers(1, 10**9),
-    concurrency=st.builds(Concurrency, limit=st.none() | st.integers(1, 9),
-                          group=st.none() | names),
+    concurrency=st.builds(
+        Concurrency, limit=st.none() | st.integers(1, 9), group=st.none() | names
+    ),
     env=st.dictionaries(names, names, max_size=2),
     options=st.dictionaries(names, json_values, max_size=3),
 )
-usages = st.builds(Usage, input_tokens=st.integers(0, 10**9), output_tokens=st.integers(0, 10**9),
-                   cost_usd=st.none() | st.floats(0, 1e4))
+usages = st.builds(
+    Usage,
+    input_tokens=st.integers(0, 10**9),
+    output_tokens=st.integers(0, 10**9),
+    cost_usd=st.none() | st.floats(0, 1e4),
+)
 executions = st.builds(
     Execution,
     id=names,
@@ -79,9 +93,16 @@ executions = st.builds(
     retry_at=st.none() | times,
     pgid=st.none() | st.integers(1, 2**22),
 )
-events = st.builds(Event, execution_id=names, seq=st.integers(1, 10**9), time=times,
-                   attempt=st.integers(1, 9), kind=names, text=st.none() | names,
-                   data=st.dictionaries(names, json_values, max_size=3))
+events = st.builds(
+    Event,
+    execution_id=names,
+    seq=st.integers(1, 10**9),
+    time=times,
+    attempt=st.integers(1, 9),
+    kind=names,
+    text=st.none() | names,
+    data=st.dictionaries(names, json_values, max_size=3),
+)
 
 
 @given(bots)
@@ -111,8 +132,13 @@ def test_trigger_union_is_tagged() -> None:
 
 def test_terminal_statuses() -> None:
     assert {s for s in Status if s.terminal} == {
-        Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELLED,
-        Status.BUDGET_EXCEEDED, Status.INTERRUPTED, Status.SKIPPED,
+        Status.SUCCEEDED,
+        Status.FAILED,
+        Status.TIMED_OUT,
+        Status.CANCELLED,
+        Status.BUDGET_EXCEEDED,
+        Status.INTERRUPTED,
+        Status.SKIPPED,
     }
 
 

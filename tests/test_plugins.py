@@ -97,7 +97,10 @@ def test_entry_points_load_and_a_broken_one_is_named(site: Path) -> None:
         },
     )
     make_distribution(
-        site, "agtest-broken", "broken = agtest_broken", {"agtest_broken": "import no_such_module\n"}
+        site,
+        "agtest-broken",
+        "broken = agtest_broken",
+        {"agtest_broken": "import no_such_module\n"},
     )
     plugins = Plugins()
     assert "goodcli" in plugins.providers
@@ -149,8 +152,12 @@ async def test_lifecycle_hooks_are_called_once(open_agented: OpenAgented) -> Non
 
     from agented_core import Bot, ManualTrigger
 
-    bot = Bot(name="w", command=(FAKE_CLI, "echo-stdin"), prompt="{extra.greeting}",
-              triggers=(ManualTrigger(),))
+    bot = Bot(
+        name="w",
+        command=(FAKE_CLI, "echo-stdin"),
+        prompt="{extra.greeting}",
+        triggers=(ManualTrigger(),),
+    )
     async with open_agented([bot, shell_bot("x", "say", "y")], plugins=[Watcher()]) as ag:
         execution = await ag.run("w")
         events = [e async for e in ag.events(execution.id)]

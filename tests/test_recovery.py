@@ -29,7 +29,7 @@ def config(tmp_path: Path) -> Path:
 database = "sqlite:///agented.db"
 
 [bots.long]
-command = ["{FAKE_CLI}", "pid-file", "{tmp_path / 'pid'}"]
+command = ["{FAKE_CLI}", "pid-file", "{tmp_path / "pid"}"]
 on = [{{ manual = true }}]
 """
     )
@@ -69,9 +69,11 @@ async def test_host_killed_mid_run_then_restarted(tmp_path: Path) -> None:
     cfg = config(tmp_path)
     host = subprocess.Popen(
         [AGENTED, "run", "long", "--config", str(cfg)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
+
         async def ready() -> list:
             events = await stored_events(tmp_path / "agented.db")
             return events if any(e.text == "ready" for e in events) else []
@@ -89,9 +91,7 @@ async def test_host_killed_mid_run_then_restarted(tmp_path: Path) -> None:
         assert execution.status is Status.INTERRUPTED
         assert "stopped while it was running" in (execution.error or "")
         assert not alive(child) and not group_alive(child)  # ... until the restart ended it
-        assert [(e.seq, e.text) for e in events[: len(before)]] == [
-            (e.seq, e.text) for e in before
-        ]
+        assert [(e.seq, e.text) for e in events[: len(before)]] == [(e.seq, e.text) for e in before]
         assert events[-1].data["status"] == "interrupted"
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
     finally:
@@ -144,7 +144,9 @@ async def test_second_process_follows_and_cancels_without_touching(tmp_path: Pat
     cfg = config(tmp_path)
     host = subprocess.Popen(
         [AGENTED, "run", "long", "--config", str(cfg)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         await wait_until(lambda: _has_pid(tmp_path))

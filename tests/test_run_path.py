@@ -15,7 +15,9 @@ async def collect(ag: Agented, execution_id: str, after: int = 0) -> list:
     return [event async for event in ag.events(execution_id, after=after)]
 
 
-async def test_shell_bot_runs_and_persists_every_event(open_agented: OpenAgented, db_url: str) -> None:
+async def test_shell_bot_runs_and_persists_every_event(
+    open_agented: OpenAgented, db_url: str
+) -> None:
     bot = shell_bot("hi", "say", "one", "{params.word}", params=["word"])
     async with open_agented([bot]) as ag:
         execution = await ag.run("hi", params={"word": "two"})

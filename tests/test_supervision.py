@@ -80,7 +80,9 @@ async def test_sigterm_ignored_means_sigkill_after_grace(open_agented: OpenAgent
     from agented_core.config import Config, Settings
 
     config = Config(settings=Settings(kill_grace=0.3))
-    async with open_agented([shell_bot("stubborn", "ignore-term", timeout=0.5)], config=config) as ag:
+    async with open_agented(
+        [shell_bot("stubborn", "ignore-term", timeout=0.5)], config=config
+    ) as ag:
         execution = await ag.run("stubborn")
         await first_event(ag, execution.id, "text", "ready")
         done = await ag.wait(execution.id, timeout=20)
@@ -183,9 +185,7 @@ async def test_child_env_is_allowlisted_and_secrets_are_redacted(
     monkeypatch.setenv("WORK_KEY", "sk-work-0123456789")
     account = Account(name="work", provider="shell", env_from={"AGENT_KEY": "WORK_KEY"})
     config = Config(accounts={"work": account})
-    bot = shell_bot(
-        "envy", "env", "HOST_DB_PASSWORD", "AGENT_KEY", "PATH", account="work"
-    )
+    bot = shell_bot("envy", "env", "HOST_DB_PASSWORD", "AGENT_KEY", "PATH", account="work")
     async with open_agented([bot], config=config) as ag:
         execution = await ag.run("envy")
         events = [e async for e in ag.events(execution.id)]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup
 from attrs import evolve
 from ulid import ULID
@@ -395,15 +396,13 @@ class Agented:
             raise ConflictError(f"execution {execution_id} has already {execution.status.value}")
         if execution_id in self._active:
             self._apply_control(execution_id, action)
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             return await self.get(execution_id)
         if action == "pause" and execution.status is not Status.RUNNING:
             raise ConflictError(f"only a running execution can be paused, not a {execution.status}")
         if action == "resume" and execution.status is not Status.PAUSED:
             raise ConflictError(f"only a paused execution can be resumed, not a {execution.status}")
-        if action == "cancel" and (
-            execution.status is Status.WAITING or self._orphaned(execution)
-        ):
+        if action == "cancel" and (execution.status is Status.WAITING or self._orphaned(execution)):
             # nobody runs it: finish it here
             self.event_log.open(execution.id, await self.store.last_seq(execution.id))
             self._active[execution.id] = execution

@@ -42,9 +42,7 @@ def exit_code(status: Status) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="agented", description="Run AI coding agents as bots."
-    )
+    parser = argparse.ArgumentParser(prog="agented", description="Run AI coding agents as bots.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -126,8 +124,10 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     if errors:
         print(f"{len(errors)} problem(s) in {config.path}", file=out)
         return 1
-    print(f"ok: {config.path}: {bots} bot(s), providers: {', '.join(sorted(plugins.providers))}",
-          file=out)
+    print(
+        f"ok: {config.path}: {bots} bot(s), providers: {', '.join(sorted(plugins.providers))}",
+        file=out,
+    )
     return 0
 
 

@@ -447,9 +447,7 @@ def _read_trigger(reader: _Reader, bot: str, where: str, item: Any) -> Trigger |
             reader.problem("'manual = false' declares nothing; remove it", bot=bot, field=where)
             return None
         return ManualTrigger(params=values.get("params", ()))
-    values = reader.table(
-        item, {"webhook": _str, "filters": _globs_map}, bot=bot, prefix=where
-    )
+    values = reader.table(item, {"webhook": _str, "filters": _globs_map}, bot=bot, prefix=where)
     if "webhook" not in values:
         return None
     return WebhookTrigger(source=values["webhook"], filters=values.get("filters", {}))

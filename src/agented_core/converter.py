@@ -44,7 +44,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(datetime, _unstructure_datetime)
     conv.register_structure_hook(datetime, _structure_datetime)
     configure_tagged_union(
-        Trigger,  # type: ignore[arg-type]
+        Trigger,
         conv,
         tag_generator=lambda cls: TRIGGER_TAGS[cls],
         tag_name="type",

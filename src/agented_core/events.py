@@ -188,9 +188,7 @@ class EventLog:
     # reading
     def _pending_for(self, execution_id: str, after: int, upto: float) -> list[Event]:
         return [
-            e
-            for e in self._pending
-            if e.execution_id == execution_id and after < e.seq <= upto
+            e for e in self._pending if e.execution_id == execution_id and after < e.seq <= upto
         ]
 
     async def read(self, execution_id: str, *, after: int = 0) -> list[Event]:

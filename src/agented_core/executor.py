@@ -35,7 +35,7 @@ from .process import process_start_time
 from .prompts import render, render_workdir
 from .providers.base import CommandRequest, LineParser, Outcome, Provider
 from .redaction import Redactor
-from .runner import Limits, ProcessRun, ProcessResult, StopReason
+from .runner import Limits, ProcessResult, ProcessRun, StopReason
 from .store.base import Store
 
 log = logging.getLogger("agented.executor")
@@ -138,10 +138,14 @@ class Executor:
             execution.pgid = None
         if error_kind is not None:
             execution.error_kind = error_kind
-        if reason and (error_kind is not None or status.terminal and status is not Status.SUCCEEDED):
+        if reason and (
+            error_kind is not None or (status.terminal and status is not Status.SUCCEEDED)
+        ):
             execution.error = reason
         execution.heartbeat_at = now
-        self.events.append(execution.id, execution.attempt, [status_event(status, execution.attempt, reason)])
+        self.events.append(
+            execution.id, execution.attempt, [status_event(status, execution.attempt, reason)]
+        )
         execution.last_seq = self.events.last_seq(execution.id) or execution.last_seq
         await self.store.save_execution(execution)
 
@@ -158,7 +162,10 @@ class Executor:
         except Exception as exc:  # a bug: record it rather than lose the execution
             log.exception("preparing execution %s failed", execution.id)
             await self.set_status(
-                execution, Status.FAILED, reason=f"internal error: {exc}", error_kind=ErrorKind.INTERNAL
+                execution,
+                Status.FAILED,
+                reason=f"internal error: {exc}",
+                error_kind=ErrorKind.INTERNAL,
             )
             return
         command_request, provider, redactor = prepared
@@ -175,8 +182,12 @@ class Executor:
         run = ProcessRun(
             command,
             self._limits(bot),
-            on_stdout=lambda line, cont: self._on_line(execution, bot, state, run, line, cont, False),
-            on_stderr=lambda line, cont: self._on_line(execution, bot, state, run, line, cont, True),
+            on_stdout=lambda line, cont: self._on_line(
+                execution, bot, state, run, line, cont, False
+            ),
+            on_stderr=lambda line, cont: self._on_line(
+                execution, bot, state, run, line, cont, True
+            ),
             on_start=lambda pid: self._on_start(execution, pid),
         )
         self.runs[execution.id] = run
@@ -203,9 +214,7 @@ class Executor:
         if execution.attempt == 1:
             await self.plugins.notify("agented_execution_started", execution=execution)
 
-    def _prepare(
-        self, execution: Execution, bot: Bot
-    ) -> tuple[CommandRequest, Provider, Redactor]:
+    def _prepare(self, execution: Execution, bot: Bot) -> tuple[CommandRequest, Provider, Redactor]:
         try:
             provider = self.plugins.provider(bot.provider)
         except AgentedError as exc:
@@ -355,7 +364,9 @@ class Executor:
             return f"{usage.total_tokens} tokens is over the budget of {bot.max_tokens}"
         return None
 
-    async def _finish(self, execution: Execution, state: AttemptState, result: ProcessResult) -> None:
+    async def _finish(
+        self, execution: Execution, state: AttemptState, result: ProcessResult
+    ) -> None:
         execution.exit_code = result.exit_code
         if state.result_text is not None:
             execution.result = state.result_text

@@ -340,7 +340,7 @@ class Command:
     closed at once (so no CLI waits for input that never comes).
     """
 
-    argv: tuple[str, ...] = field(converter=tuple)
+    argv: tuple[str, ...] = field(converter=_strs)
     env: Mapping[str, str] = field(factory=dict)
     cwd: str | None = None
     stdin: bytes | None = None
@@ -352,4 +352,3 @@ class Command:
         return tuple(
             "<prompt>" if arg == prompt else arg.replace(prompt, "<prompt>") for arg in self.argv
         )
-

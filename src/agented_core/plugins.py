@@ -43,9 +43,7 @@ class Plugins:
     the plugin) and the others still work.
     """
 
-    def __init__(
-        self, plugins: Iterable[object] = (), *, entry_points: bool = True
-    ) -> None:
+    def __init__(self, plugins: Iterable[object] = (), *, entry_points: bool = True) -> None:
         self.manager = pluggy.PluginManager(hookspecs.PROJECT)
         self.manager.add_hookspecs(hookspecs)
         self.errors: list[PluginError] = []
@@ -91,7 +89,7 @@ class Plugins:
         impls = self.manager.hook.agented_providers.get_hookimpls()
         for impl in impls:  # registration order
             try:
-                given = list(impl.function() or [])
+                given: list[Any] = list(impl.function() or [])  # type: ignore[call-overload]
             except Exception as exc:
                 self.errors.append(
                     PluginError(f"plugin {impl.plugin_name!r} failed to list providers: {exc}")

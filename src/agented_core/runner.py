@@ -100,7 +100,7 @@ class LineSplitter:
             self._continued = True
             start += self.max_line
             nl = buf.find(b"\n", start)
-            while 0 <= nl and nl - start <= self.max_line:
+            while nl >= 0 and nl - start <= self.max_line:
                 out.append((self._decode(buf[start:nl]), self._continued))
                 self._continued = False
                 start = nl + 1
@@ -211,9 +211,12 @@ class ProcessRun:
                 start_new_session=True,
             )
         except FileNotFoundError:
-            where = f" in {cmd.cwd}" if cmd.cwd and not os.path.isdir(cmd.cwd) else ""
-            what = f"working directory not found{where}" if where else (
-                f"command not found: {cmd.argv[0]!r} (is it installed and on PATH?)"
+            missing_cwd = cmd.cwd and not os.path.isdir(cmd.cwd)  # noqa: ASYNC240
+            where = f" in {cmd.cwd}" if missing_cwd else ""
+            what = (
+                f"working directory not found{where}"
+                if where
+                else (f"command not found: {cmd.argv[0]!r} (is it installed and on PATH?)")
             )
             return ProcessResult(launch_error=what)
         except PermissionError as exc:

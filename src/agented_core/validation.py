@@ -51,7 +51,9 @@ def validate_bot(bot: Bot, config: Config, plugins: Plugins) -> list[Problem]:
     out: list[Problem] = []
     provider = plugins.providers.get(bot.provider)
     if provider is None:
-        out.append(problem(f"unknown provider {bot.provider!r}{_known(plugins.providers)}", "provider"))
+        out.append(
+            problem(f"unknown provider {bot.provider!r}{_known(plugins.providers)}", "provider")
+        )
     else:
         for text in provider.check_bot(bot):
             field, _, message = text.partition(": ")
@@ -95,7 +97,9 @@ def validate_bot(bot: Bot, config: Config, plugins: Plugins) -> list[Problem]:
                 out.append(problem(f"workdir does not exist: {path}", "workdir"))
     if not bot.triggers:
         out.append(
-            problem("no triggers: the bot can only be run by name ('on' is empty)", "on", warning=True)
+            problem(
+                "no triggers: the bot can only be run by name ('on' is empty)", "on", warning=True
+            )
         )
     if bot.max_cost_usd is not None and provider is not None and not provider.reports_cost:
         if not (bot.model and bot.model in config.prices):

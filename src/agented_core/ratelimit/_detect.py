@@ -97,7 +97,7 @@ def detect(
     extra = _extra(patterns, provider, low)
     if not builtin_ok and not extra:
         return None
-    ordered = extra + builtin_patterns(provider) if builtin_ok else extra
+    ordered = (extra + builtin_patterns(provider)) if builtin_ok else extra
 
     stripped = text.strip()
     finding = _structured(stripped)

@@ -30,7 +30,11 @@ KEYWORDS = ("limit", "quota", "exhaust", "overload", "too many", "capacity", "42
 
 def might_match(text: str) -> bool:
     """Whether ``text`` contains one of :data:`KEYWORDS` (the cheap test before the patterns)."""
-    low = text.lower()
+    return has_keyword(text.lower())
+
+
+def has_keyword(low: str) -> bool:
+    """:func:`might_match` for text already in lower case."""
     return (
         "limit" in low
         or "quota" in low

@@ -63,7 +63,7 @@ class Store(ABC):
     async def find_executions(
         self, statuses: Iterable[Status], *, owner: str | None = None
     ) -> list[Execution]:
-        """Every execution in one of ``statuses`` (and owned by ``owner`` if given), oldest first."""
+        """Every execution in one of ``statuses`` (owned by ``owner`` if given), oldest first."""
 
     @abstractmethod
     async def heartbeat(self, execution_ids: Sequence[str], owner: str, at: datetime) -> None:

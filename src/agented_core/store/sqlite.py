@@ -258,9 +258,7 @@ class SQLiteStore(Store):
                     ids,
                 ).fetchall()
                 if rows:
-                    conn.execute(
-                        f"UPDATE executions SET control = NULL WHERE id IN ({marks})", ids
-                    )
+                    conn.execute(f"UPDATE executions SET control = NULL WHERE id IN ({marks})", ids)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -281,8 +279,7 @@ class SQLiteStore(Store):
                 ids = [
                     r[0]
                     for r in conn.execute(
-                        f"SELECT id FROM executions WHERE finished_at < ?"
-                        f" AND status IN ({marks})",
+                        f"SELECT id FROM executions WHERE finished_at < ? AND status IN ({marks})",
                         [stamp, *terminal],
                     )
                 ]

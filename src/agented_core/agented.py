@@ -29,7 +29,8 @@ from ulid import ULID
 from .config import Config, load_config
 from .errors import ConfigError, ConflictError, NotFoundError, Problem
 from .events import EventLog
-from .executor import Executor, utcnow
+from .concurrency import Admission, Skipped
+from .executor import Executor, base_context, utcnow
 from .models import Bot, Event, Execution, Status, TriggerKind
 from .plugins import Plugins
 from .process import boot_id, group_alive, kill_group, process_start_time
@@ -94,10 +95,10 @@ class Agented:
             host_env=host_env,
         )
         self._tg: TaskGroup | None = None
-        self._limiter = anyio.CapacityLimiter(config.settings.max_concurrent_runs)
-        self._bot_limiters: dict[str, anyio.CapacityLimiter] = {}
+        self.admission = Admission(config.settings.max_concurrent_runs)
         self._active: dict[str, Execution] = {}
         self._scopes: dict[str, anyio.CancelScope] = {}
+        self._cancel_reasons: dict[str, str] = {}
         self._done: dict[str, anyio.Event] = {}
         self._accepting = False
 
@@ -258,34 +259,25 @@ class Agented:
         self._tg.start_soon(self._drive, execution, bot)
         return execution
 
-    def _bot_limiter(self, bot: Bot) -> anyio.CapacityLimiter | None:
-        if bot.concurrency.limit is None or bot.concurrency.group:
-            return None
-        limiter = self._bot_limiters.get(bot.name)
-        if limiter is None:
-            limiter = self._bot_limiters[bot.name] = anyio.CapacityLimiter(bot.concurrency.limit)
-        return limiter
-
     async def _drive(self, execution: Execution, bot: Bot) -> None:
         scope = anyio.CancelScope()
         self._scopes[execution.id] = scope
         try:
             with scope:
-                bot_limiter = self._bot_limiter(bot)
-                if bot_limiter is not None:
-                    await bot_limiter.acquire_on_behalf_of(execution.id)
+                context = {**execution.context, **base_context(bot, execution, self.clock())}
+                key = self.admission.group_key(bot, context)
                 try:
-                    async with self._limiter:
+                    async with self.admission.admit(execution.id, bot, key, self._supersede):
                         scope.shield = True  # from here on, stopping goes through the runner
                         await self.executor.execute(execution, bot)
-                finally:
-                    if bot_limiter is not None:
-                        bot_limiter.release_on_behalf_of(execution.id)
+                except Skipped as exc:
+                    await self.executor.set_status(execution, Status.SKIPPED, reason=str(exc))
             if scope.cancelled_caught and not execution.status.terminal:
                 with anyio.CancelScope(shield=True):
                     if self._accepting:
+                        reason = self._cancel_reasons.pop(execution.id, "cancelled")
                         await self.executor.set_status(
-                            execution, Status.CANCELLED, reason="cancelled while queued"
+                            execution, Status.CANCELLED, reason=f"{reason} while queued"
                         )
                     else:
                         await self.executor.set_status(
@@ -308,6 +300,11 @@ class Agented:
                     done.set()
                 if execution.status.terminal:
                     await self.plugins.notify("agented_execution_finished", execution=execution)
+
+    async def _supersede(self, execution_id: str) -> None:
+        """Cancel an earlier run of a ``cancel-in-progress`` group."""
+        if execution_id in self._active:
+            self._apply_control(execution_id, "cancel", reason="superseded by a newer run")
 
     # reading
     async def get(self, execution_id: str) -> Execution:
@@ -415,15 +412,16 @@ class Agented:
         await self.store.request_control(execution_id, action)
         return execution
 
-    def _apply_control(self, execution_id: str, action: str) -> None:
+    def _apply_control(self, execution_id: str, action: str, *, reason: str = "cancelled") -> None:
         run = self.executor.runs.get(execution_id)
         execution = self._active.get(execution_id)
         if execution is None:
             return
         if action == "cancel":
             if run is not None:
-                run.stop(StopReason.CANCEL, "cancelled")
+                run.stop(StopReason.CANCEL, reason)
             else:
+                self._cancel_reasons[execution_id] = reason
                 scope = self._scopes.get(execution_id)
                 if scope is not None:
                     scope.cancel()

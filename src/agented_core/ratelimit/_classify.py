@@ -121,7 +121,8 @@ _STATUS_ERRORS: dict[int, ErrorKind] = {
 }  # fmt: skip
 
 _CODE_ERRORS: dict[str, ErrorKind] = {
-    **{kind.value: kind for kind in ErrorKind},
+    **{kind.value: kind for kind in ErrorKind if kind is not ErrorKind.INTERNAL},
+    "internal": ErrorKind.PROVIDER,  # a CLI's "INTERNAL" (HTTP 500), not agented's own failure
     "authentication_failed": ErrorKind.AUTH, "authentication_error": ErrorKind.AUTH,
     "invalid_api_key": ErrorKind.AUTH, "unauthenticated": ErrorKind.AUTH,
     "unauthorized": ErrorKind.AUTH, "permission_denied": ErrorKind.AUTH,
@@ -257,8 +258,8 @@ def _evidence(outcome: AttemptOutcome) -> set[ErrorKind]:
             kind = ErrorKind.PROVIDER
         if kind is not None:
             found.add(kind)
-    for code in outcome.error_codes:
-        kind = _CODE_ERRORS.get(code.strip().lower())
+    for name in outcome.error_codes:
+        kind = _CODE_ERRORS.get(name.strip().lower())
         if kind is not None:
             found.add(kind)
     for message in outcome.errors:

@@ -55,7 +55,7 @@ def _p(kind: LimitKind, name: str, regex: str) -> Pattern:
     return Pattern(re.compile(regex, _FLAGS), kind, name=name)
 
 
-_YOU_HIT = r"\byou(?:['’]ve|\s+have)\s+(?:hit|reached)\s+your\s+(?:[\w-]+\s+){0,2}?limit\b"
+_YOU_HIT = r"\byou(?:['\u2019]ve|\s+have)\s+(?:hit|reached)\s+your\s+(?:[\w-]+\s+){0,2}?limit\b"
 
 GENERIC: tuple[Pattern, ...] = (
     # quota: a usage window or a billing quota is used up
@@ -81,14 +81,22 @@ GENERIC: tuple[Pattern, ...] = (
     _p(OVERLOADED, "no-capacity", r"\b(?:no|insufficient)\s+capacity\s+available\b"),
     _p(OVERLOADED, "capacity-exhausted", r"\bMODEL_CAPACITY_EXHAUSTED\b"),
     # rate: a short limit, retry soon
-    _p(RATE, "rate-limit-reached", r"\brate\s+limit\s+(?:has\s+been\s+)?(?:reached|exceeded|hit)\b"),
-    _p(RATE, "rate-limit-codes", r"\brate_limit_(?:exceeded|error|reached)\b|\brateLimitExceeded\b"),
+    _p(
+        RATE,
+        "rate-limit-reached",
+        r"\brate\s+limit\s+(?:has\s+been\s+)?(?:reached|exceeded|hit)\b",
+    ),
+    _p(
+        RATE,
+        "rate-limit-codes",
+        r"\brate_limit_(?:exceeded|error|reached)\b|\brateLimitExceeded\b",
+    ),
     _p(RATE, "rate-limit-error-class", r"\bRateLimitError:[ \t]+\S"),
     _p(
         RATE,
         "exceeds-rate-limit",
         r"\b(?:would\s+exceed|exceeds\s+your|you\s+have\s+exceeded\s+(?:the|your))\s+"
-        r"(?:[\w'’,-]+\s+){0,4}?rate\s+limit\b",
+        r"(?:[\w'\u2019,-]+\s+){0,4}?rate\s+limit\b",
     ),
     _p(RATE, "http-429", r"\bhttp(?:/[\d.]+)?\s+(?:status\s+)?429\b"),
     _p(RATE, "status-429", r"\bstatus(?:\s+code)?\s*[:=]?\s*429\b"),
@@ -115,7 +123,7 @@ CLAUDE: tuple[Pattern, ...] = (
     _p(
         NOTICE,
         "model-fallback",
-        r"\blimit\s+reached\s*[,;:.–—-]?\s*(?:now\s+using|switching\s+to|falling\s+back\s+to)\b",
+        r"\blimit\s+reached\s*[,;:.\u2013\u2014-]?\s*(?:now\s+using|switching\s+to|falling\s+back\s+to)\b",
     ),
     _p(NOTICE, "approaching-limit", r"\bapproaching\s+(?:your\s+)?(?:[\w-]+\s+){0,2}?limit\b"),
     _p(QUOTA, "claude-usage-limit", r"\bclaude(?:\s+ai)?\s+usage\s+limit\s+reached\b"),

@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from attrs import frozen
-
-UTC = timezone.utc
 
 
 @frozen
@@ -212,9 +210,8 @@ _TRAILER = re.compile(r"[\s.,;:!)\]…]*\Z")
 # Turning matches into instants
 
 
-
-def _clock(m: re.Match[str]) -> time | None | bool:
-    """The clock time of a match: a ``time``, ``None`` when there is none, ``False`` if invalid."""
+def _clock(m: re.Match[str]) -> time | None:
+    """The clock time of a match, ``None`` when it has none; ``ValueError`` when invalid."""
     if m["word"]:
         return time(12) if m["word"].lower() == "noon" else time(0)
     if m["h2"]:
@@ -228,10 +225,8 @@ def _clock(m: re.Match[str]) -> time | None | bool:
         return None
     if ampm:
         if not 1 <= hour <= 12:
-            return False
+            raise ValueError("a 12-hour clock time needs an hour from 1 to 12")
         hour = hour % 12 + (12 if ampm.lower() == "p" else 0)
-    if hour > 23 or minute > 59 or second > 60:
-        return False
     return time(hour, minute, min(second, 59), micro)
 
 
@@ -278,8 +273,6 @@ def _utc(moment: datetime) -> datetime:
 
 def _parse_dated(m: re.Match[str], now: datetime, default: tzinfo) -> Reset | None:
     clock = _clock(m)
-    if clock is False:
-        return None
     zone = _zone(m, default)
     if "mon" in m.re.groupindex:
         month = _MONTHS[m["mon"].lower()]
@@ -297,7 +290,7 @@ def _parse_dated(m: re.Match[str], now: datetime, default: tzinfo) -> Reset | No
 
 def _parse_weekday_time(m: re.Match[str], now: datetime, default: tzinfo) -> Reset | None:
     clock = _clock(m)
-    if not isinstance(clock, time):
+    if clock is None:
         return None
     zone = _zone(m, default)
     weekday = _WEEKDAYS.index(m["wd"][:3].lower())
@@ -310,7 +303,7 @@ def _parse_weekday_time(m: re.Match[str], now: datetime, default: tzinfo) -> Res
 
 def _parse_time(m: re.Match[str], now: datetime, default: tzinfo) -> Reset | None:
     clock = _clock(m)
-    if not isinstance(clock, time):
+    if clock is None:
         return None
     return Reset(_utc(_next_clock(clock, _zone(m, default), now)))
 

@@ -182,7 +182,7 @@ def _system(obj: Mapping[str, Any]) -> Finding:
     if kind is None:
         return NOTHING
     delay = obj.get("retry_delay_ms")
-    hints = ()
+    hints: tuple[str, ...] = ()
     if isinstance(delay, int | float) and not isinstance(delay, bool):
         hints = (f"retry_delay_ms: {delay}",)
     return Finding(kind=kind, hints=hints)
@@ -199,7 +199,9 @@ def _content_texts(message: Any) -> list[str]:
     return [
         part["text"]
         for part in content
-        if isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str)
+        if isinstance(part, Mapping)
+        and part.get("type") == "text"
+        and isinstance(part.get("text"), str)
     ]
 
 
@@ -222,7 +224,9 @@ def _result(obj: Mapping[str, Any]) -> Finding:
         return collector.finding()
     status = _status(obj.get("api_error_status"))
     subtype = obj.get("subtype")
-    failed = obj.get("is_error") is True or (isinstance(subtype, str) and subtype.startswith("error"))
+    failed = obj.get("is_error") is True or (
+        isinstance(subtype, str) and subtype.startswith("error")
+    )
     if not failed and status is None:
         return NOTHING
     collector = _Collector()

@@ -1,4 +1,4 @@
-"""The value objects of rate-limit detection: :class:`LimitKind`, :class:`RateLimit`, :class:`Pattern`."""
+"""The value objects of rate-limit detection: a limit's kind, a found limit, a pattern."""
 
 from __future__ import annotations
 

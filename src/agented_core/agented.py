@@ -26,10 +26,10 @@ from anyio.abc import TaskGroup
 from attrs import evolve
 from ulid import ULID
 
+from .concurrency import Admission, Skipped
 from .config import Config, load_config
 from .errors import ConfigError, ConflictError, NotFoundError, Problem
 from .events import EventLog
-from .concurrency import Admission, Skipped
 from .executor import Executor, base_context, utcnow
 from .models import Bot, Event, Execution, Status, TriggerKind
 from .plugins import Plugins

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -71,7 +72,7 @@ class Agented:
         heartbeat_interval: float = 2.0,
         control_interval: float = 0.25,
         stale_after: float = 15.0,
-        shutdown_grace: float = 10.0,
+        shutdown_grace: float | None = None,
         clock: Any = None,
         host_env: Mapping[str, str] | None = None,
     ) -> None:
@@ -82,7 +83,9 @@ class Agented:
         self.heartbeat_interval = heartbeat_interval
         self.control_interval = control_interval
         self.stale_after = stale_after
-        self.shutdown_grace = shutdown_grace
+        self.shutdown_grace = (
+            config.settings.shutdown_grace if shutdown_grace is None else shutdown_grace
+        )
         self.clock = clock or utcnow
         self.event_log = EventLog(store, clock=self.clock)
         self.executor = Executor(
@@ -183,6 +186,15 @@ class Agented:
                 )
             await self.event_log.close(execution.id)
         await self.event_log.flush()
+
+    async def wait_for_signal(self) -> int:
+        """Wait for SIGTERM or SIGINT and return it; the caller then leaves ``open()``'s block,
+        which shuts down gracefully (no new runs, a grace period, then ``interrupted``)."""
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                self.stop_accepting()
+                return int(signum)
+        raise RuntimeError("signal receiver closed")  # pragma: no cover
 
     def stop_accepting(self) -> None:
         """Refuse new runs from now on (graceful shutdown has begun)."""

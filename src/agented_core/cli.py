@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate the configuration; run nothing")
     config_arg(check)
 
+    prune = sub.add_parser("prune", help="delete what retention_days no longer keeps")
+    config_arg(prune)
+    prune.add_argument(
+        "--older-than", type=int, metavar="DAYS", help="override retention_days for this run"
+    )
+
     sub.add_parser("version", help="versions of agented and of every plugin found")
     return parser
 
@@ -90,6 +96,8 @@ def run_cli(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int
             return _cmd_run(args, out)
         if args.command == "check":
             return _cmd_check(args, out)
+        if args.command == "prune":
+            return _cmd_prune(args, out)
         if args.command == "version":
             return _cmd_version(out)
     except ConfigError as exc:
@@ -128,6 +136,21 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         f"ok: {config.path}: {bots} bot(s), providers: {', '.join(sorted(plugins.providers))}",
         file=out,
     )
+    return 0
+
+
+def _cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
+    config = load_config(args.config)
+    if args.older_than is not None and args.older_than < 1:
+        raise AgentedError("--older-than takes a whole number of days, at least 1")
+
+    async def prune() -> int:
+        async with Agented.open(config=config) as ag:
+            return await ag.prune(args.older_than)
+
+    days = args.older_than or config.settings.retention_days
+    count = anyio.run(prune)
+    print(f"pruned {count} execution(s) finished more than {days} day(s) ago", file=out)
     return 0
 
 

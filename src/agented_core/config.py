@@ -43,6 +43,7 @@ class Settings:
     timezone: str = "UTC"
     kill_grace: float = 5.0
     max_pause: float | None = 3600.0
+    shutdown_grace: float = 10.0
 
 
 @frozen
@@ -254,6 +255,7 @@ def read_config(data: Mapping[str, Any], *, path: Path | None = None) -> Config:
                 "timezone": _str,
                 "kill_grace": parse_duration,
                 "max_pause": parse_duration,
+                "shutdown_grace": parse_duration,
             },
             prefix="agented",
         )

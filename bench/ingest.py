@@ -28,8 +28,18 @@ from typing import Any, ClassVar
 
 import anyio
 
-from agented_core import Agented, Bot, Command, CommandRequest, EventDraft, LineParser, Provider
-from agented_core import ManualTrigger, Status, hookimpl
+from agented_core import (
+    Agented,
+    Bot,
+    Command,
+    CommandRequest,
+    EventDraft,
+    LineParser,
+    ManualTrigger,
+    Provider,
+    Status,
+    hookimpl,
+)
 
 EMITTER = str(Path(__file__).with_name("_emitter.py"))
 

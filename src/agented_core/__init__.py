@@ -38,6 +38,7 @@ from .models import (
 )
 from .providers import CommandRequest, LineParser, OptionSpec, Outcome, Provider
 from .store import Store
+from .sync import SyncAgented
 
 __version__ = "0.1.0"
 
@@ -71,6 +72,7 @@ __all__ = [
     "Status",
     "Store",
     "StoreError",
+    "SyncAgented",
     "TemplateError",
     "TriggerKind",
     "Usage",

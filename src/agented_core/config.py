@@ -230,6 +230,83 @@ def _cron_str(value: Any) -> str:
     return text
 
 
+def _globs_map(value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a table of field paths to globs, got {_kind(value)}")
+    return {str(k): _strs(v) for k, v in value.items()}
+
+
+def _any(value: Any) -> Any:
+    return value
+
+
+SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "agented": {
+        "database": _str,
+        "max_concurrent_runs": _pos_int,
+        "retention_days": _pos_int,
+        "timezone": _str,
+        "kill_grace": parse_duration,
+        "max_pause": parse_duration,
+        "shutdown_grace": parse_duration,
+    },
+    "http": {"api_keys_env": _str, "cors_origins": _strs, "max_body_bytes": _pos_int},
+    "github": {"webhook_secrets_env": _str, "dedup_ttl": parse_duration},
+    "webhooks.NAME": {"secret_env": _str, "signature_header": _str, "delivery_header": _str},
+    "prices.MODEL": {
+        "input": _number,
+        "output": _number,
+        "cache_read": _number,
+        "cache_write": _number,
+    },
+    "accounts.NAME": {"provider": _str, "env": _str_map, "env_from": _str_map},
+    "bots.NAME": {
+        "provider": _str,
+        "account": _opt_str,
+        "fallback": _fallback,
+        "model": _str,
+        "prompt": _str,
+        "command": _strs,
+        "workdir": _str,
+        "on": _any,
+        "timeout": parse_duration,
+        "idle_timeout": parse_duration,
+        "max_cost_usd": _number,
+        "max_tokens": _pos_int,
+        "max_attempts": _pos_int,
+        "concurrency": _any,
+        "env": _str_map,
+        "options": _any_map,
+        "extra_args": _strs,
+        "allowed_tools": _strs,
+        "disallowed_tools": _strs,
+        "mcp_config": _str,
+        "description": _str,
+    },
+    "bots.NAME.concurrency": {"limit": _pos_int, "group": _str, "policy": ConcurrencyPolicy},
+    "on: github": {
+        "github": _str,
+        "actions": _strs,
+        "repos": _strs,
+        "branches": _strs,
+        "labels": _strs,
+        "paths": _strs,
+        "authors": _strs,
+        "commands": _strs,
+        "ignore_bots": _bool,
+    },
+    "on: cron": {
+        "cron": _cron_str,
+        "timezone": _str,
+        "catch_up": CatchUp,
+        "jitter": parse_duration,
+    },
+    "on: manual": {"manual": _bool, "params": _strs},
+    "on: webhook": {"webhook": _str, "filters": _globs_map},
+}
+"""Every table of the config file and the keys it accepts (docs/configuration.md lists them)."""
+
+
 def read_config(data: Mapping[str, Any], *, path: Path | None = None) -> Config:
     """A :class:`Config` from parsed TOML data; raises :class:`ConfigError` listing all problems."""
     reader = _Reader(str(path) if path else None)
@@ -248,29 +325,21 @@ def read_config(data: Mapping[str, Any], *, path: Path | None = None) -> Config:
     settings = Settings(
         **reader.table(
             top.get("agented", {}),
-            {
-                "database": _str,
-                "max_concurrent_runs": _pos_int,
-                "retention_days": _pos_int,
-                "timezone": _str,
-                "kill_grace": parse_duration,
-                "max_pause": parse_duration,
-                "shutdown_grace": parse_duration,
-            },
+            SCHEMA["agented"],
             prefix="agented",
         )
     )
     http = HttpSettings(
         **reader.table(
             top.get("http", {}),
-            {"api_keys_env": _str, "cors_origins": _strs, "max_body_bytes": _pos_int},
+            SCHEMA["http"],
             prefix="http",
         )
     )
     github = GitHubSettings(
         **reader.table(
             top.get("github", {}),
-            {"webhook_secrets_env": _str, "dedup_ttl": parse_duration},
+            SCHEMA["github"],
             prefix="github",
         )
     )
@@ -281,7 +350,7 @@ def read_config(data: Mapping[str, Any], *, path: Path | None = None) -> Config:
             continue
         values = reader.table(
             table,
-            {"secret_env": _str, "signature_header": _str, "delivery_header": _str},
+            SCHEMA["webhooks.NAME"],
             prefix=f"webhooks.{name}",
         )
         webhooks[name] = WebhookSource(name=name, **values)
@@ -289,7 +358,7 @@ def read_config(data: Mapping[str, Any], *, path: Path | None = None) -> Config:
     for model, table in top.get("prices", {}).items():
         values = reader.table(
             table,
-            {"input": _number, "output": _number, "cache_read": _number, "cache_write": _number},
+            SCHEMA["prices.MODEL"],
             prefix=f"prices.{model}",
         )
         if "input" in values and "output" in values:
@@ -300,7 +369,7 @@ def read_config(data: Mapping[str, Any], *, path: Path | None = None) -> Config:
     for name, table in top.get("accounts", {}).items():
         values = reader.table(
             table,
-            {"provider": _str, "env": _str_map, "env_from": _str_map},
+            SCHEMA["accounts.NAME"],
             prefix=f"accounts.{name}",
         )
         if "provider" not in values:
@@ -327,34 +396,9 @@ def read_config(data: Mapping[str, Any], *, path: Path | None = None) -> Config:
     )
 
 
-_BOT_KEYS: dict[str, Callable[[Any], Any]] = {
-    "provider": _str,
-    "account": _opt_str,
-    "fallback": _fallback,
-    "model": _str,
-    "prompt": _str,
-    "command": _strs,
-    "workdir": _str,
-    "on": lambda v: v,
-    "timeout": parse_duration,
-    "idle_timeout": parse_duration,
-    "max_cost_usd": _number,
-    "max_tokens": _pos_int,
-    "max_attempts": _pos_int,
-    "concurrency": lambda v: v,
-    "env": _str_map,
-    "options": _any_map,
-    "extra_args": _strs,
-    "allowed_tools": _strs,
-    "disallowed_tools": _strs,
-    "mcp_config": _str,
-    "description": _str,
-}
-
-
 def _read_bot(reader: _Reader, name: str, table: Any) -> Bot | None:
     before = len(reader.problems)
-    values = reader.table(table, _BOT_KEYS, bot=name)
+    values = reader.table(table, SCHEMA["bots.NAME"], bot=name)
     triggers = _read_triggers(reader, name, values.pop("on", []))
     concurrency = _read_concurrency(reader, name, values.pop("concurrency", None))
     if len(reader.problems) > before:
@@ -372,7 +416,7 @@ def _read_concurrency(reader: _Reader, bot: str, value: Any) -> Concurrency:
         return Concurrency(limit=value)
     values = reader.table(
         value,
-        {"limit": _pos_int, "group": _str, "policy": ConcurrencyPolicy},
+        SCHEMA["bots.NAME.concurrency"],
         bot=bot,
         prefix="concurrency",
     )
@@ -394,12 +438,6 @@ def _read_triggers(reader: _Reader, bot: str, value: Any) -> tuple[Trigger, ...]
     return tuple(triggers)
 
 
-def _globs_map(value: Any) -> dict[str, tuple[str, ...]]:
-    if not isinstance(value, Mapping):
-        raise TypeError(f"expected a table of field paths to globs, got {_kind(value)}")
-    return {str(k): _strs(v) for k, v in value.items()}
-
-
 def _read_trigger(reader: _Reader, bot: str, where: str, item: Any) -> Trigger | None:
     if not isinstance(item, Mapping):
         reader.problem(f"expected a trigger table, got {_kind(item)}", bot=bot, field=where)
@@ -416,17 +454,7 @@ def _read_trigger(reader: _Reader, bot: str, where: str, item: Any) -> Trigger |
     if kind == "github":
         values = reader.table(
             item,
-            {
-                "github": _str,
-                "actions": _strs,
-                "repos": _strs,
-                "branches": _strs,
-                "labels": _strs,
-                "paths": _strs,
-                "authors": _strs,
-                "commands": _strs,
-                "ignore_bots": _bool,
-            },
+            SCHEMA["on: github"],
             bot=bot,
             prefix=where,
         )
@@ -436,7 +464,7 @@ def _read_trigger(reader: _Reader, bot: str, where: str, item: Any) -> Trigger |
     if kind == "cron":
         values = reader.table(
             item,
-            {"cron": _cron_str, "timezone": _str, "catch_up": CatchUp, "jitter": parse_duration},
+            SCHEMA["on: cron"],
             bot=bot,
             prefix=where,
         )
@@ -444,12 +472,12 @@ def _read_trigger(reader: _Reader, bot: str, where: str, item: Any) -> Trigger |
             return None
         return ScheduleTrigger(**values)
     if kind == "manual":
-        values = reader.table(item, {"manual": _bool, "params": _strs}, bot=bot, prefix=where)
+        values = reader.table(item, SCHEMA["on: manual"], bot=bot, prefix=where)
         if values.get("manual") is False:
             reader.problem("'manual = false' declares nothing; remove it", bot=bot, field=where)
             return None
         return ManualTrigger(params=values.get("params", ()))
-    values = reader.table(item, {"webhook": _str, "filters": _globs_map}, bot=bot, prefix=where)
+    values = reader.table(item, SCHEMA["on: webhook"], bot=bot, prefix=where)
     if "webhook" not in values:
         return None
     return WebhookTrigger(source=values["webhook"], filters=values.get("filters", {}))

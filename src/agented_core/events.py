@@ -67,7 +67,7 @@ class EventLog:
         store: Store,
         *,
         batch_size: int = 1000,
-        flush_interval: float = 0.02,
+        flush_interval: float = 0.01,
         subscriber_buffer: int = 4096,
         poll_interval: float = 0.2,
         clock: Callable[[], datetime] | None = None,

@@ -187,3 +187,25 @@ on = [{ manual = true, params = ["message"] }]
 def test_reserved_webhook_source(tmp_path: Path) -> None:
     problems = problems_of(tmp_path, "[webhooks.github]\nsecret_env = 'X'\n")
     assert "reserved" in problems[0]
+
+
+def test_trigger_problems_at_load(tmp_path: Path) -> None:
+    problems = problems_of(
+        tmp_path,
+        """
+[bots.x]
+command = ["echo"]
+on = [
+  { cron = "61 * * * *" },
+  { cron = "0 3 * * *", timezone = "Mars/Olympus" },
+  { github = "pull_request", paths = ["src/**"] },
+  { webhook = "alerts" },
+]
+""",
+    )
+    text = "\n".join(problems)
+    assert len(problems) == 4, text
+    assert "field 'on[0]'" in text and "field 'on[1]'" in text
+    assert "Mars/Olympus" in text
+    assert "field 'on[2]'" in text and "paths" in text
+    assert "unknown webhook source 'alerts'" in text

@@ -29,6 +29,7 @@ from ulid import ULID
 
 from .concurrency import Admission, Skipped
 from .config import Config, load_config
+from .deliveries import Deliveries
 from .errors import ConfigError, ConflictError, NotFoundError, Problem
 from .events import EventLog
 from .executor import Executor, base_context, utcnow
@@ -97,6 +98,7 @@ class Agented:
             clock=self.clock,
             host_env=host_env,
         )
+        self.deliveries = Deliveries(self)
         self._tg: TaskGroup | None = None
         self.admission = Admission(config.settings.max_concurrent_runs)
         self._active: dict[str, Execution] = {}

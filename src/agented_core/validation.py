@@ -5,15 +5,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .config import Config
 from .contexts import OPEN, ContextShape, Record, shape_for
+from .cron import CronSchedule
 from .errors import Problem
-from .models import Bot, ManualTrigger
+from .github import check_trigger
+from .models import Bot, GitHubTrigger, ManualTrigger, ScheduleTrigger, WebhookTrigger
 from .plugins import Plugins
 from .prompts import check, placeholders
+from .webhooks import check_filters
 
 
 def validate(config: Config, plugins: Plugins) -> list[Problem]:
@@ -95,6 +98,7 @@ def validate_bot(bot: Bot, config: Config, plugins: Plugins) -> list[Problem]:
                 path = config.base_dir / path
             if not path.is_dir():
                 out.append(problem(f"workdir does not exist: {path}", "workdir"))
+    out.extend(_trigger_problems(bot, config, problem))
     if not bot.triggers:
         out.append(
             problem(
@@ -112,6 +116,33 @@ def validate_bot(bot: Bot, config: Config, plugins: Plugins) -> list[Problem]:
                     warning=True,
                 )
             )
+    return out
+
+
+def _trigger_problems(
+    bot: Bot, config: Config, problem: Callable[[str, str], Problem]
+) -> list[Problem]:
+    out: list[Problem] = []
+    for index, trigger in enumerate(bot.triggers):
+        where = f"on[{index}]"
+        if isinstance(trigger, GitHubTrigger):
+            out.extend(problem(p, where) for p in check_trigger(trigger))
+        elif isinstance(trigger, ScheduleTrigger):
+            try:
+                CronSchedule(trigger.cron, trigger.timezone or config.settings.timezone)
+            except ValueError as exc:
+                out.append(problem(str(exc), where))
+        elif isinstance(trigger, WebhookTrigger):
+            out.extend(problem(p, where) for p in check_filters(trigger))
+            if trigger.source not in config.webhooks:
+                known = ", ".join(sorted(config.webhooks)) or "none"
+                out.append(
+                    problem(
+                        f"unknown webhook source {trigger.source!r}: add a [webhooks."
+                        f"{trigger.source}] table (sources: {known})",
+                        where,
+                    )
+                )
     return out
 
 

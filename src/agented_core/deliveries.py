@@ -1,0 +1,239 @@
+"""Webhook deliveries: from a raw request to the runs it starts.
+
+Order of checks, as DESIGN prescribes: the body's size (413), then the signature against every
+configured secret (401), then the body's format (415 / 400). Only then is anything parsed,
+deduplicated (a redelivery never starts a second run) or matched. Every delivery, also one that
+starts nothing, is written to the delivery log with what it started or why not.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from attrs import field, frozen
+
+from .errors import BadPayload, InvalidSignature, NotFoundError, PayloadTooLarge, TemplateError
+from .github import build_context, match, parse_body, verify_signature, with_command
+from .models import Bot, Execution, GitHubTrigger, Status, TriggerKind, WebhookTrigger
+from .prompts import render, render_argv
+from .webhooks import build_generic_context, match_filters, verify_generic_signature
+
+if TYPE_CHECKING:
+    from .agented import Agented
+
+GITHUB = "github"
+
+
+@frozen
+class DeliveryResult:
+    """What a delivery started, or why it started nothing."""
+
+    source: str
+    delivery_id: str | None
+    event: str | None = None
+    action: str | None = None
+    execution_ids: tuple[str, ...] = ()
+    duplicate: bool = False
+    reason: str | None = None
+    skipped: tuple[Mapping[str, str], ...] = ()
+
+    def to_log(self) -> dict[str, Any]:
+        """The delivery-log entry."""
+        return {
+            "source": self.source,
+            "delivery": self.delivery_id,
+            "event": self.event,
+            "action": self.action,
+            "execution_ids": list(self.execution_ids),
+            "duplicate": self.duplicate,
+            "reason": self.reason,
+            "skipped": [dict(s) for s in self.skipped],
+        }
+
+
+@frozen
+class DryRun:
+    """Which bots a delivery would start, with their rendered prompts, and which it would skip."""
+
+    matches: list[dict[str, str]] = field(factory=list)
+    skipped: list[dict[str, str]] = field(factory=list)
+
+
+def secrets_from_env(name: str | None, env: Mapping[str, str] | None = None) -> list[str]:
+    """The comma-separated secrets in environment variable ``name`` (several, for rotation)."""
+    if not name:
+        return []
+    value = (os.environ if env is None else env).get(name, "")
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+class Deliveries:
+    """Receives deliveries for an :class:`Agented` and starts the runs they match."""
+
+    def __init__(self, agented: Agented) -> None:
+        self.agented = agented
+
+    @property
+    def max_bytes(self) -> int:
+        return self.agented.config.http.max_body_bytes
+
+    # GitHub
+    async def github(self, body: bytes, headers: Mapping[str, str]) -> DeliveryResult:
+        """Verify, parse, deduplicate and match a GitHub delivery; start the matching bots."""
+        h = _headers(headers)
+        if len(body) > self.max_bytes:
+            raise PayloadTooLarge(
+                f"body of {len(body)} bytes is over the limit of {self.max_bytes}"
+            )
+        secrets = secrets_from_env(self.agented.config.github.webhook_secrets_env)
+        if not secrets:
+            raise InvalidSignature(
+                "no GitHub webhook secret is configured (set "
+                f"{self.agented.config.github.webhook_secrets_env})"
+            )
+        verify_signature(body, h.get("x-hub-signature-256"), secrets)
+        payload = parse_body(body, h.get("content-type"), max_bytes=self.max_bytes)
+        event = h.get("x-github-event")
+        if not event:
+            raise BadPayload("missing X-GitHub-Event header")
+        delivery = h.get("x-github-delivery")
+        action = payload.get("action") if isinstance(payload, dict) else None
+        base = DeliveryResult(GITHUB, delivery, event, action if isinstance(action, str) else None)
+        if delivery and not await self._first_time(GITHUB, delivery):
+            return await self._log(_evolve(base, duplicate=True, reason="duplicate delivery"))
+        if event == "ping":
+            return await self._log(_evolve(base, reason="ping: nothing to start"))
+        context = build_context(event, payload, delivery)
+        started: list[str] = []
+        skipped: list[dict[str, str]] = []
+        for bot, bot_context, why in self._github_matches(event, context):
+            if why is not None:
+                skipped.append({"bot": bot.name, "reason": why})
+                continue
+            execution = await self._start(bot, TriggerKind.GITHUB, bot_context, delivery)
+            started.append(execution.id)
+        reason = None if started else _nothing_reason(skipped, event)
+        result = _evolve(base, execution_ids=tuple(started), skipped=tuple(skipped), reason=reason)
+        return await self._log(result)
+
+    def dry_run_github(self, event: str, payload: Any) -> DryRun:
+        """Which bots a delivery of ``event`` with ``payload`` would start; nothing is written."""
+        context = build_context(event, payload, None)
+        result = DryRun()
+        for bot, bot_context, why in self._github_matches(event, context):
+            if why is not None:
+                result.skipped.append({"bot": bot.name, "reason": why})
+            else:
+                result.matches.append({"bot": bot.name, "prompt": self._preview(bot, bot_context)})
+        return result
+
+    def _github_matches(
+        self, event: str, context: Mapping[str, Any]
+    ) -> list[tuple[Bot, dict[str, Any], str | None]]:
+        out: list[tuple[Bot, dict[str, Any], str | None]] = []
+        for bot in self.agented.bots.values():
+            triggers = [t for t in bot.triggers if isinstance(t, GitHubTrigger)]
+            if not triggers:
+                continue
+            reasons: list[str] = []
+            for trigger in triggers:
+                why = match(trigger, context)
+                if why is None:
+                    out.append((bot, with_command(trigger, context), None))
+                    break
+                reasons.append(why)
+            else:
+                out.append((bot, dict(context), "; ".join(dict.fromkeys(reasons))))
+        return out
+
+    # generic sources
+    async def generic(self, source: str, body: bytes, headers: Mapping[str, str]) -> DeliveryResult:
+        """A delivery to the generic source ``source`` (``[webhooks.NAME]``)."""
+        spec = self.agented.config.webhooks.get(source)
+        if spec is None:
+            raise NotFoundError(f"no webhook source {source!r}")
+        h = _headers(headers)
+        if len(body) > self.max_bytes:
+            raise PayloadTooLarge(
+                f"body of {len(body)} bytes is over the limit of {self.max_bytes}"
+            )
+        secrets = secrets_from_env(spec.secret_env)
+        if not secrets:
+            raise InvalidSignature(f"no secret is configured for webhook source {source!r}")
+        verify_generic_signature(body, h.get(spec.signature_header.lower()), secrets)
+        payload = parse_body(body, h.get("content-type"), max_bytes=self.max_bytes)
+        delivery = h.get(spec.delivery_header.lower()) if spec.delivery_header else None
+        base = DeliveryResult(source, delivery, source)
+        if delivery and not await self._first_time(source, delivery):
+            return await self._log(_evolve(base, duplicate=True, reason="duplicate delivery"))
+        context = build_generic_context(source, payload, delivery)
+        started: list[str] = []
+        skipped: list[dict[str, str]] = []
+        for bot in self.agented.bots.values():
+            triggers = [
+                t for t in bot.triggers if isinstance(t, WebhookTrigger) and t.source == source
+            ]
+            if not triggers:
+                continue
+            reasons = [match_filters(t.filters, payload) for t in triggers]
+            if any(r is None for r in reasons):
+                execution = await self._start(bot, TriggerKind.WEBHOOK, context, delivery)
+                started.append(execution.id)
+            else:
+                skipped.append({"bot": bot.name, "reason": "; ".join(r for r in reasons if r)})
+        reason = None if started else _nothing_reason(skipped, source)
+        result = _evolve(base, execution_ids=tuple(started), skipped=tuple(skipped), reason=reason)
+        return await self._log(result)
+
+    # shared
+    async def _first_time(self, source: str, delivery: str) -> bool:
+        ttl = self.agented.config.github.dedup_ttl
+        # a fresh owner token: a claim held by anyone, this process included, means "seen"
+        token = uuid.uuid4().hex
+        return await self.agented.store.claim(f"delivery:{source}:{delivery}", token, ttl)
+
+    async def _start(
+        self, bot: Bot, trigger: TriggerKind, context: Mapping[str, Any], delivery: str | None
+    ) -> Execution:
+        return await self.agented.run(
+            bot.name, trigger=trigger, context=context, delivery_id=delivery
+        )
+
+    async def _log(self, result: DeliveryResult) -> DeliveryResult:
+        await self.agented.store.record_delivery(result.to_log())
+        return result
+
+    def _preview(self, bot: Bot, context: Mapping[str, Any]) -> str:
+        """The prompt a run would get (for a command bot, its rendered command line)."""
+        from .executor import base_context
+
+        probe = Execution(
+            id="dry-run", bot=bot.name, trigger=TriggerKind.GITHUB, status=Status.QUEUED
+        )
+        full = {**context, **base_context(bot, probe, self.agented.clock())}
+        full.update(self.agented.plugins.prompt_context(bot, full))
+        try:
+            if bot.prompt:
+                return render(bot.prompt, full, missing="empty")
+            return " ".join(render_argv(bot.command, full, missing="empty"))
+        except TemplateError as exc:
+            return f"<cannot render: {exc}>"
+
+
+def _nothing_reason(skipped: Sequence[Mapping[str, str]], what: str) -> str:
+    if not skipped:
+        return f"no bot is triggered by {what!r}"
+    return "no bot matched"
+
+
+def _evolve(result: DeliveryResult, **changes: Any) -> DeliveryResult:
+    import attrs
+
+    return attrs.evolve(result, **changes)

@@ -37,6 +37,7 @@ from .models import Bot, Event, Execution, Status, TriggerKind
 from .plugins import Plugins
 from .process import boot_id, group_alive, kill_group, process_start_time
 from .runner import StopReason
+from .scheduler import Scheduler
 from .store.base import Store
 from .validation import validate
 
@@ -99,6 +100,7 @@ class Agented:
             host_env=host_env,
         )
         self.deliveries = Deliveries(self)
+        self.scheduler = Scheduler(self, clock=self.clock)
         self._tg: TaskGroup | None = None
         self.admission = Admission(config.settings.max_concurrent_runs)
         self._active: dict[str, Execution] = {}
@@ -118,12 +120,14 @@ class Agented:
         plugins: Iterable[object] = (),
         config: Config | str | Path | None = None,
         entry_points: bool = True,
+        schedules: bool = False,
         **options: Any,
     ) -> AsyncIterator[Agented]:
         """Open the store, check every bot, recover what a dead process left, start serving.
 
         ``config`` is a :class:`Config` or the path of an ``agented.toml``; ``bots`` adds (or
-        replaces) bots by name; ``database`` overrides the config's store URL. Raises
+        replaces) bots by name; ``database`` overrides the config's store URL; ``schedules``
+        starts the cron triggers (a server does; a one-off ``agented run`` does not). Raises
         :class:`ConfigError` listing every problem before anything is written.
         """
         if config is None:
@@ -152,6 +156,8 @@ class Agented:
                 await agented._recover()
                 agented._accepting = True
                 tg.start_soon(agented._owner_loop)
+                if schedules:
+                    tg.start_soon(agented.scheduler.run)
                 try:
                     yield agented
                 except BaseException as exc:
@@ -515,6 +521,24 @@ class Agented:
         if group_alive(pgid):
             log.warning("killing the leftover process group %d of %s", pgid, execution.id)
             await kill_group(pgid, self.config.settings.kill_grace)
+
+    # for hosts and the HTTP adapter
+    async def ready(self) -> None:
+        """Raise if the store cannot be reached (readiness)."""
+        await self.store.ping()
+
+    async def recent_deliveries(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The delivery log, newest first: each delivery and what it started or why not."""
+        return await self.store.list_deliveries(limit=max(1, min(limit, 500)))
+
+    def next_fire(self, bot: str) -> datetime | None:
+        """The bot's next scheduled fire, or ``None`` when it has no cron trigger."""
+        return self.scheduler.next_fire(bot)
+
+    async def first_seq(self, execution_id: str) -> int:
+        """The lowest event seq still available (1 unless events were pruned; 0 when none)."""
+        events = await self.store.read_events(execution_id, after=0, limit=1)
+        return events[0].seq if events else 0
 
     # retention
     async def prune(self, older_than_days: int | None = None) -> int:

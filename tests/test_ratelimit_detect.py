@@ -17,7 +17,12 @@ from agented_core.ratelimit._patterns import GENERIC, TABLES, might_match
 
 STREAMS = Path("/work/shared/fixtures/streams")
 NOW = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
-QUOTA, RATE, OVERLOADED, NOTICE = LimitKind.QUOTA, LimitKind.RATE, LimitKind.OVERLOADED, LimitKind.NOTICE
+QUOTA, RATE, OVERLOADED, NOTICE = (
+    LimitKind.QUOTA,
+    LimitKind.RATE,
+    LimitKind.OVERLOADED,
+    LimitKind.NOTICE,
+)
 
 
 def kind_of(text: str, provider: str | None = None, **kwargs: Any) -> LimitKind | None:
@@ -216,7 +221,7 @@ def test_claude_assistant_and_result() -> None:
 
 def test_model_and_tool_words_are_not_limits() -> None:
     words = "The API returned 429 Too Many Requests: rate limit exceeded, quota exceeded."
-    quiet = [
+    quiet: list[dict[str, Any]] = [
         {"type": "assistant", "message": {"content": [{"type": "text", "text": words}]}},
         {"type": "user", "message": {"content": [{"type": "tool_result", "content": words}]}},
         {"type": "result", "subtype": "success", "is_error": False, "result": words},
@@ -248,11 +253,17 @@ def test_codex_events() -> None:
 
 
 def test_gemini_results() -> None:
-    err = {"type": "result", "status": "error",
-           "error": {"type": "unknown", "message": "[API Error: Resource has been exhausted]"}}
+    err = {
+        "type": "result",
+        "status": "error",
+        "error": {"type": "unknown", "message": "[API Error: Resource has been exhausted]"},
+    }
     assert kind_of(line(err), "gemini") is RATE
-    daily = {"type": "error", "severity": "error",
-             "message": "You have reached your daily gemini-2.5-pro quota limit."}
+    daily = {
+        "type": "error",
+        "severity": "error",
+        "message": "You have reached your daily gemini-2.5-pro quota limit.",
+    }
     assert kind_of(line(daily), "gemini") is QUOTA
     json_format = {"session_id": "s", "error": {"type": "Error", "message": "x", "code": 429}}
     assert kind_of(line(json_format), "gemini") is RATE  # stated by the status alone
@@ -278,8 +289,10 @@ def test_opencode_error_events() -> None:
 
 
 def test_stream_event_errors() -> None:
-    obj = {"type": "stream_event",
-           "event": {"type": "error", "error": {"type": "overloaded_error", "message": "x"}}}
+    obj = {
+        "type": "stream_event",
+        "event": {"type": "error", "error": {"type": "overloaded_error", "message": "x"}},
+    }
     assert kind_of(line(obj), "claude") is OVERLOADED
 
 
@@ -328,7 +341,10 @@ def test_rate_limited_streams(name: str, kind: LimitKind, reset: datetime | None
 QUIET_STREAMS = sorted(
     p.relative_to(STREAMS).as_posix()
     for p in [*STREAMS.glob("*"), *STREAMS.glob("peers/*")]
-    if p.is_file() and p.suffix != ".md" and "rate-limited" not in p.name and p.name != "codex-6.jsonl"
+    if p.is_file()
+    and p.suffix != ".md"
+    and "rate-limited" not in p.name
+    and p.name != "codex-6.jsonl"
 )
 
 
@@ -342,7 +358,12 @@ def test_other_streams_have_no_limit(name: str) -> None:
 
 def test_quiet_streams_cover_every_provider() -> None:
     assert len(QUIET_STREAMS) >= 30
-    assert {Path(n).name.split("-")[0] for n in QUIET_STREAMS} >= {"claude", "codex", "gemini", "opencode"}
+    assert {Path(n).name.split("-")[0] for n in QUIET_STREAMS} >= {
+        "claude",
+        "codex",
+        "gemini",
+        "opencode",
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,6 +379,11 @@ def test_plugin_patterns_for_their_provider() -> None:
     assert detect("Slow down, cowboy!", "other", now=NOW, patterns=patterns) is None
     assert detect("Slow down, cowboy!", "mycli", now=NOW) is None
     assert detect("Slow down, cowboy!", None, now=NOW, patterns=patterns) is not None
+
+
+def test_plugin_provider_keys_ignore_case() -> None:
+    patterns = {"MyCLI": [Pattern("slow down", LimitKind.RATE)]}
+    assert kind_of("slow down", "mycli", patterns=patterns) is RATE
 
 
 def test_star_patterns_apply_to_every_provider() -> None:
@@ -390,7 +416,7 @@ def test_plugin_patterns_must_be_patterns() -> None:
 
 
 def test_pattern_from_string_ignores_case() -> None:
-    pattern = Pattern("Slow Down", "rate")  # type: ignore[arg-type]
+    pattern = Pattern("Slow Down", "rate")
     assert pattern.kind is RATE and pattern.regex.search("SLOW DOWN")
     compiled = Pattern(re.compile("Slow Down"), LimitKind.RATE)
     assert compiled.regex.search("slow down") is None
@@ -470,8 +496,15 @@ TYPES = ["rate_limit_event", "system", "assistant", "result", "error", "turn.fai
 
 
 @settings(max_examples=500)
-@given(st.sampled_from(TYPES), st.dictionaries(st.text(max_size=10) | st.sampled_from(
-    ["error", "message", "rate_limit_info", "result", "event", "item"]), json_values, max_size=6))
+@given(
+    st.sampled_from(TYPES),
+    st.dictionaries(
+        st.text(max_size=10)
+        | st.sampled_from(["error", "message", "rate_limit_info", "result", "event", "item"]),
+        json_values,
+        max_size=6,
+    ),
+)
 def test_never_raises_on_json_lines(kind: str, body: dict[str, Any]) -> None:
     body["type"] = kind
     found = detect(json.dumps(body), None, now=NOW)

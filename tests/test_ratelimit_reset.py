@@ -14,7 +14,9 @@ from agented_core.ratelimit import parse_reset
 NOW = datetime(2026, 7, 1, 10, 15, tzinfo=UTC)  # a Wednesday
 
 
-def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, tz: tzinfo = UTC) -> datetime:
+def at(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, tz: tzinfo = UTC
+) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=tz).astimezone(UTC)
 
 
@@ -42,16 +44,25 @@ def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, tz: tzin
         ("resets Wednesday at 9am", at(2026, 7, 8, 9)),  # today's 9am is past: next week
         # relative waits
         ("try again in 2 days 4 hours 3 minutes", NOW + timedelta(days=2, hours=4, minutes=3)),
-        ("Try again in 4 days, 20 hours and 9 minutes.", NOW + timedelta(days=4, hours=20, minutes=9)),
+        (
+            "Try again in 4 days, 20 hours and 9 minutes.",
+            NOW + timedelta(days=4, hours=20, minutes=9),
+        ),
         ("Please retry in 27.5s.", NOW + timedelta(seconds=27.5)),
         ("in 12 min", NOW + timedelta(minutes=12)),
         ("915ms", NOW + timedelta(milliseconds=915)),
-        ("Your quota will reset after 21h39m57s.", NOW + timedelta(hours=21, minutes=39, seconds=57)),
+        (
+            "Your quota will reset after 21h39m57s.",
+            NOW + timedelta(hours=21, minutes=39, seconds=57),
+        ),
         ("Retrying in 2892 seconds… (attempt 1/10)", NOW + timedelta(seconds=2892)),
         ("please wait an hour", NOW + timedelta(hours=1)),
         ("resets in 1 week", NOW + timedelta(weeks=1)),
         # dates
-        ("resets Apr 23 at 4pm (America/Recife)", at(2027, 4, 23, 16, tz=ZoneInfo("America/Recife"))),
+        (
+            "resets Apr 23 at 4pm (America/Recife)",
+            at(2027, 4, 23, 16, tz=ZoneInfo("America/Recife")),
+        ),
         ("try again at Jul 5th, 2026 8:19 PM", at(2026, 7, 5, 20, 19)),
         ("quota will reset on 2026-04-01 at 00:00 UTC", at(2026, 4, 1)),
         ("try again at 10 de jul. de 2026, 11:52.", at(2026, 7, 10, 11, 52)),
@@ -68,8 +79,15 @@ def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, tz: tzin
         ("x-ratelimit-reset-requests: 1m30s", NOW + timedelta(seconds=90)),
         ("resets_at: 2026-07-01T12:00:00+02:00", at(2026, 7, 1, 10)),
         ('"resetsAt":1784079000', datetime.fromtimestamp(1784079000, UTC)),
+        (
+            '"resetsAt": 1784079000.5',
+            datetime.fromtimestamp(1784079000, UTC) + timedelta(seconds=0.5),
+        ),
         ("2026-04-01T00:00:00Z", at(2026, 4, 1)),
-        ("until 2026-08-01T08:30:00.250+00:00", at(2026, 8, 1, 8, 30) + timedelta(milliseconds=250)),
+        (
+            "until 2026-08-01T08:30:00.250+00:00",
+            at(2026, 8, 1, 8, 30) + timedelta(milliseconds=250),
+        ),
     ],
 )
 def test_phrasings(text: str, expected: datetime) -> None:
@@ -225,8 +243,15 @@ def zone_suffix(zone: str, local: datetime, style: int) -> str:
     zone=st.sampled_from(ZONES),
     style=st.integers(0, 5),
     zstyle=st.integers(0, 2),
-    template=st.sampled_from(["resets {}", "Your limit will reset at {}.", "try again at {}",
-                              "5-hour limit reached ∙ resets {}", "{}"]),  # fmt: skip
+    template=st.sampled_from(
+        [
+            "resets {}",
+            "Your limit will reset at {}.",
+            "try again at {}",
+            "5-hour limit reached ∙ resets {}",
+            "{}",
+        ]
+    ),
 )
 def test_clock_times_round_trip(
     now: datetime, minutes_ahead: int, zone: str, style: int, zstyle: int, template: str
@@ -281,8 +306,16 @@ def render_duration(total: int, style: int) -> str:
     now=nows,
     total=st.integers(0, 40 * 86400),
     style=st.integers(0, 5),
-    template=st.sampled_from(["try again in {}", "Please retry in {}.", "Retrying in {}… (1/10)",
-                              "Your quota will reset after {}.", "{}", "wait {}"]),  # fmt: skip
+    template=st.sampled_from(
+        [
+            "try again in {}",
+            "Please retry in {}.",
+            "Retrying in {}… (1/10)",
+            "Your quota will reset after {}.",
+            "{}",
+            "wait {}",
+        ]
+    ),
 )
 def test_durations_round_trip(now: datetime, total: int, style: int, template: str) -> None:
     text = template.format(render_duration(total, style))

@@ -11,11 +11,13 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -73,6 +75,7 @@ class Agented:
         *,
         heartbeat_interval: float = 2.0,
         control_interval: float = 0.25,
+        wake_interval: float = 1.0,
         stale_after: float = 15.0,
         shutdown_grace: float | None = None,
         clock: Any = None,
@@ -84,6 +87,8 @@ class Agented:
         self.owner = owner_identity()
         self.heartbeat_interval = heartbeat_interval
         self.control_interval = control_interval
+        self.wake_interval = wake_interval
+        self._token = uuid.uuid4().hex
         self.stale_after = stale_after
         self.shutdown_grace = (
             config.settings.shutdown_grace if shutdown_grace is None else shutdown_grace
@@ -156,6 +161,7 @@ class Agented:
                 await agented._recover()
                 agented._accepting = True
                 tg.start_soon(agented._owner_loop)
+                tg.start_soon(agented._wake_loop)
                 if schedules:
                     tg.start_soon(agented.scheduler.run)
                 try:
@@ -351,7 +357,7 @@ class Agented:
             bot=bot, status=statuses, limit=max(1, min(limit, 500)), cursor=cursor
         )
 
-    async def events(self, execution_id: str, after: int = 0) -> AsyncIterator[Event]:
+    async def events(self, execution_id: str, after: int = 0) -> AsyncGenerator[Event, None]:
         """Stored events after ``after``, then live ones, ending after the terminal status."""
         await self.get(execution_id)  # NotFoundError before the first event
 
@@ -359,7 +365,10 @@ class Agented:
             if self.event_log.is_live(execution_id):
                 return False
             execution = await self.store.get_execution(execution_id)
-            return execution is None or execution.status.terminal or self._orphaned(execution)
+            if execution is None or execution.status.terminal:
+                return True
+            # a waiting execution belongs to nobody until it is woken: keep following it
+            return execution.status is not Status.WAITING and self._orphaned(execution)
 
         async for event in self.event_log.follow(execution_id, after=after, is_finished=finished):
             yield event
@@ -464,6 +473,45 @@ class Agented:
         if not execution.status.terminal:
             await self.executor.set_status(execution, status)
 
+    # waiting executions
+    async def wake_due(self) -> builtins.list[str]:
+        """Start again every ``waiting`` execution whose ``retry_at`` has come.
+
+        Any process sharing the store may do it (also after the owner restarted or died); a
+        lease on (execution, retry_at) makes exactly one of them take each execution.
+        """
+        if not self._accepting or self._tg is None:
+            return []
+        now = self.clock()
+        woken: list[str] = []
+        for execution in await self.store.find_executions([Status.WAITING]):
+            if execution.retry_at is None or execution.retry_at > now:
+                continue
+            if execution.id in self._active or execution.bot not in self.bots:
+                continue
+            key = f"wake:{execution.id}:{execution.retry_at.isoformat()}"
+            if not await self.store.claim(key, self._token, 86400.0):
+                continue
+            bot = self.bots[execution.bot]
+            execution.owner = self.owner
+            self.event_log.open(execution.id, await self.store.last_seq(execution.id))
+            self._active[execution.id] = execution
+            self._done[execution.id] = anyio.Event()
+            await self.executor.set_status(
+                execution, Status.QUEUED, reason="the wait is over: retrying"
+            )
+            self._tg.start_soon(self._drive, execution, bot)
+            woken.append(execution.id)
+        return woken
+
+    async def _wake_loop(self) -> None:
+        while True:
+            try:
+                await self.wake_due()
+            except Exception:
+                log.exception("waking waiting executions failed")
+            await anyio.sleep(self.wake_interval)
+
     # ownership
     def _orphaned(self, execution: Execution) -> bool:
         """True when the execution's owner is another process that has stopped beating."""
@@ -527,7 +575,7 @@ class Agented:
         """Raise if the store cannot be reached (readiness)."""
         await self.store.ping()
 
-    async def recent_deliveries(self, limit: int = 50) -> list[dict[str, Any]]:
+    async def recent_deliveries(self, limit: int = 50) -> builtins.list[dict[str, Any]]:
         """The delivery log, newest first: each delivery and what it started or why not."""
         return await self.store.list_deliveries(limit=max(1, min(limit, 500)))
 

@@ -44,6 +44,10 @@ class Settings:
     kill_grace: float = 5.0
     max_pause: float | None = 3600.0
     shutdown_grace: float = 10.0
+    default_cooldown: float = 3600.0
+    backoff_base: float = 2.0
+    backoff_max: float = 300.0
+    max_rate_wait: float = 900.0
 
 
 @frozen
@@ -249,6 +253,10 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
         "kill_grace": parse_duration,
         "max_pause": parse_duration,
         "shutdown_grace": parse_duration,
+        "default_cooldown": parse_duration,
+        "backoff_base": parse_duration,
+        "backoff_max": parse_duration,
+        "max_rate_wait": parse_duration,
     },
     "http": {"api_keys_env": _str, "cors_origins": _strs, "max_body_bytes": _pos_int},
     "github": {"webhook_secrets_env": _str, "dedup_ttl": parse_duration},

@@ -143,10 +143,15 @@ class EventLog:
         return made
 
     def emit(
-        self, execution_id: str, attempt: int, kind: str, text: str | None = None, **data: Any
+        self,
+        execution_id: str,
+        attempt: int,
+        kind: str,
+        text: str | None = None,
+        data: dict[str, Any] | None = None,
     ) -> Event:
         """Append one event made from its parts."""
-        return self.append(execution_id, attempt, [EventDraft(kind, text, data)])[0]
+        return self.append(execution_id, attempt, [EventDraft(kind, text, data or {})])[0]
 
     def _deliver(self, live: _Live, event: Event) -> None:
         dropped: list[_Subscriber] = []

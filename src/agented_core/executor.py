@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from attrs import define, field
 
 from .config import Config
+from .cooldowns import Cooldowns
 from .environment import child_environment
 from .errors import AgentedError, ConfigError, TemplateError
 from .events import EventLog, status_event
 from .models import (
     Account,
+    AttemptRecord,
     Bot,
+    ChainEntry,
     ErrorKind,
     EventDraft,
     EventKind,
@@ -35,6 +38,7 @@ from .process import process_start_time
 from .prompts import render, render_workdir
 from .providers.base import CommandRequest, LineParser, Outcome, Provider
 from .redaction import Redactor
+from .retries import Action, RetryPolicy, decide
 from .runner import Limits, ProcessResult, ProcessRun, StopReason
 from .store.base import Store
 
@@ -118,6 +122,14 @@ class Executor:
         self.clock = clock
         self.host_env = host_env
         self.runs: dict[str, ProcessRun] = {}
+        self.cooldowns = Cooldowns(store, clock)
+        settings = config.settings
+        self.policy = RetryPolicy(
+            default_cooldown=settings.default_cooldown,
+            backoff_base=settings.backoff_base,
+            backoff_max=settings.backoff_max,
+            max_rate_wait=settings.max_rate_wait,
+        )
 
     # status changes
     async def set_status(
@@ -149,30 +161,174 @@ class Executor:
         execution.last_seq = self.events.last_seq(execution.id) or execution.last_seq
         await self.store.save_execution(execution)
 
-    # one execution, one attempt (fallback and retries come with the limits issue)
+    # the attempts of one execution
     async def execute(self, execution: Execution, bot: Bot) -> None:
-        """Run ``execution`` (already saved as ``queued`` and open in the event log) to the end."""
-        execution.attempt += 1
+        """Run attempts of ``execution`` until it ends, or until it must wait for a reset.
+
+        The execution is already saved as ``queued`` and open in the event log. When it has to
+        wait, it is left ``waiting`` with ``retry_at`` set; :meth:`Agented.wake_due` picks it up
+        then (in this process or any other sharing the store, also after a restart).
+        """
         execution.owner = self.owner
-        try:
-            prepared = self._prepare(execution, bot)
-        except PrepareError as exc:
-            await self.set_status(execution, Status.FAILED, reason=str(exc), error_kind=exc.kind)
+        while True:
+            entry, blocked = await self._pick(bot, execution)
+            if entry is None:
+                assert blocked is not None
+                await self._wait_for(execution, blocked)
+                return
+            result = await self._attempt(execution, bot, entry)
+            if result.final is not None:
+                status, kind, reason = result.final
+                self._record(execution, result, decision="done")
+                if status is Status.SUCCEEDED:
+                    await self.cooldowns.success(entry.provider)
+                await self.set_status(execution, status, reason=reason, error_kind=kind)
+                return
+            assert result.kind is not None
+            if result.kind in (ErrorKind.OVERLOADED, ErrorKind.NETWORK):
+                await self.cooldowns.transient_failure(entry.provider)
+            decision = decide(
+                result.kind,
+                message=result.message,
+                now=self.clock(),
+                reset_at=result.reset_at,
+                retry_after=result.retry_after,
+                transient_streak=_transient_streak(execution, result.kind),
+                policy=self.policy,
+            )
+            if decision.cool_until is not None:
+                await self.cooldowns.cool(entry, decision.cool_until, decision.reason)
+            if decision.action is Action.FAIL:
+                self._record(execution, result, decision="fail")
+                await self.set_status(
+                    execution, Status.FAILED, reason=result.message, error_kind=result.kind
+                )
+                return
+            if execution.attempt >= bot.max_attempts:
+                self._record(execution, result, decision="give up")
+                reason = (
+                    f"gave up after {execution.attempt} attempt(s) (max_attempts): {result.message}"
+                )
+                self._limit_event(execution, entry, result, "give_up")
+                await self.set_status(
+                    execution, Status.FAILED, reason=reason, error_kind=result.kind
+                )
+                return
+            self._record(execution, result, decision=decision.reason)
+            if decision.action is Action.RETRY:
+                self._limit_event(execution, entry, result, "retry")
+                execution.provider, execution.account = entry.provider, entry.account
+                await self._wait_until(
+                    execution,
+                    self.clock() + timedelta(seconds=decision.delay),
+                    f"{decision.reason} on {entry}",
+                    error_kind=result.kind,
+                )
+                return
+            self._limit_event(execution, entry, result, "switch")
+            # SWITCH: loop to the next chain entry not cooling down (or wait for the earliest)
+
+    async def _pick(
+        self, bot: Bot, execution: Execution
+    ) -> tuple[ChainEntry | None, tuple[datetime, str] | None]:
+        """The chain entry of the next attempt, or (None, (earliest reset, why)) to wait.
+
+        A retry of the same account (after a rate limit or backoff) keeps that account while it
+        is not cooling down; otherwise the chain is walked from the start.
+        """
+        chain = list(bot.chain)
+        current = ChainEntry(execution.provider or bot.provider, execution.account)
+        if execution.attempt > 0 and current in chain:
+            chain.remove(current)
+            chain.insert(0, current)
+        blocked: list[tuple[datetime, str]] = []
+        for entry in chain:
+            cooldown = await self.cooldowns.active(entry)
+            if cooldown is None:
+                return entry, None
+            blocked.append((cooldown.until, f"{entry} until {cooldown.until.isoformat()}"))
+        earliest = min(until for until, _ in blocked)
+        why = "every account of the chain is cooling down: " + "; ".join(w for _, w in blocked)
+        return None, (earliest, why)
+
+    async def _wait_for(self, execution: Execution, blocked: tuple[datetime, str]) -> None:
+        until, why = blocked
+        self.events.emit(
+            execution.id,
+            execution.attempt,
+            EventKind.RATE_LIMIT,
+            why,
+            {
+                "kind": "quota",
+                "provider": execution.provider,
+                "account": execution.account,
+                "reset_at": until.isoformat(),
+                "action": "wait",
+            },
+        )
+        await self._wait_until(execution, until, why, error_kind=execution.error_kind)
+
+    async def _wait_until(
+        self, execution: Execution, when: datetime, reason: str, *, error_kind: ErrorKind | None
+    ) -> None:
+        execution.retry_at = when
+        execution.pgid = None
+        await self.set_status(execution, Status.WAITING, reason=reason, error_kind=error_kind)
+
+    def _record(self, execution: Execution, result: AttemptResult, *, decision: str) -> None:
+        execution.attempts.append(
+            AttemptRecord(
+                number=execution.attempt,
+                provider=result.provider,
+                account=result.account,
+                started_at=result.started_at,
+                finished_at=self.clock(),
+                exit_code=result.exit_code,
+                error_kind=result.kind,
+                error=result.message if result.kind else None,
+                limit_kind=result.limit_kind,
+                reset_at=result.reset_at,
+                decision=decision,
+            )
+        )
+
+    def _limit_event(
+        self, execution: Execution, entry: ChainEntry, result: AttemptResult, action: str
+    ) -> None:
+        """The decision about a limit, as a ``rate_limit`` event (for limit kinds only)."""
+        if result.kind not in (ErrorKind.QUOTA, ErrorKind.RATE, ErrorKind.OVERLOADED):
             return
+        self.events.emit(
+            execution.id,
+            execution.attempt,
+            EventKind.RATE_LIMIT,
+            f"{result.kind.value} limit on {entry}: {action}",
+            {
+                "kind": result.kind.value,
+                "provider": entry.provider,
+                "account": entry.account,
+                "reset_at": result.reset_at.isoformat() if result.reset_at else None,
+                "action": action,
+            },
+        )
+
+    async def _attempt(self, execution: Execution, bot: Bot, entry: ChainEntry) -> AttemptResult:
+        """Run one attempt on ``entry``; its outcome, nothing decided yet."""
+        execution.attempt += 1
+        execution.retry_at = None
+        execution.provider, execution.account = entry.provider, entry.account
+        started = self.clock()
+        try:
+            command_request, provider, redactor = self._prepare(execution, bot, entry)
+            command = provider.build_command(command_request)
+        except PrepareError as exc:
+            return AttemptResult.finished(entry, started, Status.FAILED, exc.kind, str(exc))
         except Exception as exc:  # a bug: record it rather than lose the execution
             log.exception("preparing execution %s failed", execution.id)
-            await self.set_status(
-                execution,
-                Status.FAILED,
-                reason=f"internal error: {exc}",
-                error_kind=ErrorKind.INTERNAL,
+            return AttemptResult.finished(
+                entry, started, Status.FAILED, ErrorKind.INTERNAL, f"internal error: {exc}"
             )
-            return
-        command_request, provider, redactor = prepared
-        command = provider.build_command(command_request)
         execution.command = command.recorded(execution.prompt)
-        execution.provider = provider.name
-        execution.account = command_request.account.name if command_request.account else None
         self.events.open(execution.id, execution.last_seq, redactor)
         state = AttemptState(
             parser=provider.parser(command_request),
@@ -188,15 +344,18 @@ class Executor:
             on_stderr=lambda line, cont: self._on_line(
                 execution, bot, state, run, line, cont, True
             ),
-            on_start=lambda pid: self._on_start(execution, pid),
+            on_start=lambda pid: self._on_start(execution, entry, pid),
         )
         self.runs[execution.id] = run
         try:
-            result = await run.run()
+            process = await run.run()
         finally:
             self.runs.pop(execution.id, None)
-        self._append(execution, state.parser.finish(result.exit_code), bot, state, run)
-        await self._finish(execution, state, result)
+        self._append(execution, state.parser.finish(process.exit_code), bot, state, run)
+        execution.exit_code = process.exit_code
+        if state.result_text is not None:
+            execution.result = state.result_text
+        return self._outcome(entry, started, state, process)
 
     def _limits(self, bot: Bot) -> Limits:
         settings = self.config.settings
@@ -207,23 +366,32 @@ class Executor:
             max_pause=settings.max_pause,
         )
 
-    async def _on_start(self, execution: Execution, pid: int) -> None:
+    async def _on_start(self, execution: Execution, entry: ChainEntry, pid: int) -> None:
         execution.pgid = pid
         execution.process_start = process_start_time(pid)
-        await self.set_status(execution, Status.RUNNING)
+        reason = None
+        if execution.attempt > 1:
+            previous = execution.attempts[-1] if execution.attempts else None
+            after = (
+                f" after {previous.error_kind.value}" if previous and previous.error_kind else ""
+            )
+            reason = f"attempt {execution.attempt} on {entry}{after}"
+        await self.set_status(execution, Status.RUNNING, reason=reason)
         if execution.attempt == 1:
             await self.plugins.notify("agented_execution_started", execution=execution)
 
-    def _prepare(self, execution: Execution, bot: Bot) -> tuple[CommandRequest, Provider, Redactor]:
+    def _prepare(
+        self, execution: Execution, bot: Bot, entry: ChainEntry
+    ) -> tuple[CommandRequest, Provider, Redactor]:
         try:
-            provider = self.plugins.provider(bot.provider)
+            provider = self.plugins.provider(entry.provider)
         except AgentedError as exc:
             raise PrepareError(str(exc)) from None
         account: Account | None = None
-        if bot.account:
-            account = self.config.accounts.get(bot.account)
+        if entry.account:
+            account = self.config.accounts.get(entry.account)
             if account is None:
-                raise PrepareError(f"unknown account {bot.account!r}")
+                raise PrepareError(f"unknown account {entry.account!r}")
         context = dict(execution.context)
         context.update(base_context(bot, execution, self.clock()))
         context.update(self.plugins.prompt_context(bot, context))
@@ -302,6 +470,7 @@ class Executor:
             return
         out: list[EventDraft] = []
         over_budget: str | None = None
+        stop_for_limit = False
         for draft in drafts:
             kind = draft.kind
             if kind == EventKind.USAGE:
@@ -323,11 +492,22 @@ class Executor:
                 if draft.data.get("kind"):
                     state.error_kinds.append(str(draft.data["kind"]))
             elif kind == EventKind.RATE_LIMIT:
-                state.rate_limits.append(dict(draft.data))
+                data = dict(draft.data)
+                data.setdefault("provider", execution.provider)
+                data["account"] = execution.account
+                quota = data.get("kind") == "quota"
+                data.setdefault("action", "stop" if quota else "none")
+                draft = EventDraft(kind, draft.text, data)
+                state.rate_limits.append(data)
+                if quota:
+                    stop_for_limit = True
             out.append(draft)
         self.events.append(execution.id, execution.attempt, out)
         if over_budget:
             run.stop(StopReason.BUDGET, over_budget)
+        elif stop_for_limit:
+            # a used-up quota: the CLI would wait or retry for hours; end the attempt now
+            run.stop(StopReason.RATE_LIMIT, "usage limit reached")
 
     def _usage(self, execution: Execution, state: AttemptState, draft: EventDraft) -> EventDraft:
         """Turn the attempt's usage totals into the execution's running totals."""
@@ -364,35 +544,42 @@ class Executor:
             return f"{usage.total_tokens} tokens is over the budget of {bot.max_tokens}"
         return None
 
-    async def _finish(
-        self, execution: Execution, state: AttemptState, result: ProcessResult
-    ) -> None:
-        execution.exit_code = result.exit_code
-        if state.result_text is not None:
-            execution.result = state.result_text
+    def _outcome(
+        self, entry: ChainEntry, started: datetime, state: AttemptState, result: ProcessResult
+    ) -> AttemptResult:
+        """What an attempt's end means: a final status, or an error kind to decide on."""
         if result.launch_error:
-            await self.set_status(
-                execution, Status.FAILED, reason=result.launch_error, error_kind=ErrorKind.LAUNCH
+            return AttemptResult.finished(
+                entry, started, Status.FAILED, ErrorKind.LAUNCH, result.launch_error
             )
-            return
+        limit = _strongest_limit(state.rate_limits)
         stop = result.stop
         if stop is StopReason.RESULT_HANG:
             ok = state.result_ok is not False
-            await self.set_status(
-                execution,
+            return AttemptResult.finished(
+                entry,
+                started,
                 Status.SUCCEEDED if ok else Status.FAILED,
-                reason="the CLI printed its result and then hung; it was ended",
-                error_kind=None if ok else ErrorKind.PROVIDER,
+                None if ok else ErrorKind.PROVIDER,
+                "the CLI printed its result and then hung; it was ended",
             )
-            return
         if stop is StopReason.IDLE:
-            idle = execution_idle_reason(result)
-            await self.set_status(execution, Status.FAILED, reason=idle, error_kind=ErrorKind.IDLE)
-            return
+            return AttemptResult.finished(
+                entry,
+                started,
+                Status.FAILED,
+                ErrorKind.IDLE,
+                "no output for longer than the idle timeout; the run was ended",
+            )
+        if stop is StopReason.RATE_LIMIT:
+            return AttemptResult.failed(
+                entry, started, ErrorKind.QUOTA, _limit_message(limit), limit, result.exit_code
+            )
         if stop is not None:
             status = _STOP_STATUS.get(stop, Status.FAILED)
-            await self.set_status(execution, status, reason=result.stop_detail or stop_text(stop))
-            return
+            return AttemptResult.finished(
+                entry, started, status, None, result.stop_detail or stop_text(stop)
+            )
         outcome = Outcome(
             exit_code=result.exit_code,
             result_ok=state.result_ok,
@@ -403,10 +590,116 @@ class Executor:
         )
         kind = state.provider.classify(outcome)
         if kind is None:
-            await self.set_status(execution, Status.SUCCEEDED)
+            return AttemptResult.finished(entry, started, Status.SUCCEEDED, None, None)
+        message = _failure_message(outcome)
+        if kind in (ErrorKind.QUOTA, ErrorKind.RATE) and limit is not None:
+            message = _limit_message(limit, message)
+        return AttemptResult.failed(entry, started, kind, message, limit, result.exit_code)
+
+
+@define
+class AttemptResult:
+    """How one attempt ended: ``final`` (status, kind, reason) when nothing is left to decide,
+    else the error kind and the limit it reported, for :func:`~agented_core.retries.decide`."""
+
+    provider: str
+    account: str | None
+    started_at: datetime
+    final: tuple[Status, ErrorKind | None, str | None] | None = None
+    kind: ErrorKind | None = None
+    message: str = ""
+    limit_kind: str | None = None
+    reset_at: datetime | None = None
+    retry_after: float | None = None
+    exit_code: int | None = None
+
+    @classmethod
+    def finished(
+        cls,
+        entry: ChainEntry,
+        started: datetime,
+        status: Status,
+        kind: ErrorKind | None,
+        reason: str | None,
+    ) -> AttemptResult:
+        """An attempt whose outcome is the execution's final status."""
+        return cls(
+            entry.provider,
+            entry.account,
+            started,
+            final=(status, kind, reason),
+            kind=kind,
+            message=reason or "",
+        )
+
+    @classmethod
+    def failed(
+        cls,
+        entry: ChainEntry,
+        started: datetime,
+        kind: ErrorKind,
+        message: str,
+        limit: dict[str, Any] | None,
+        exit_code: int | None,
+    ) -> AttemptResult:
+        """An attempt that failed with ``kind``; what follows is for the retry policy."""
+        limit = limit or {}
+        return cls(
+            entry.provider,
+            entry.account,
+            started,
+            kind=kind,
+            message=message,
+            limit_kind=limit.get("kind"),
+            reset_at=_parse_time(limit.get("reset_at")),
+            retry_after=_float(limit.get("retry_after")),
+            exit_code=exit_code,
+        )
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+_LIMIT_ORDER = {"quota": 3, "rate": 2, "overloaded": 1}
+
+
+def _strongest_limit(limits: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The limit that matters most among those an attempt reported (quota > rate > overload)."""
+    ranked = [lim for lim in limits if lim.get("kind") in _LIMIT_ORDER]
+    if not ranked:
+        return None
+    strongest: dict[str, Any] = max(
+        reversed(ranked), key=lambda lim: _LIMIT_ORDER[str(lim["kind"])]
+    )
+    return strongest
+
+
+def _limit_message(limit: dict[str, Any] | None, fallback: str = "usage limit reached") -> str:
+    if not limit:
+        return fallback
+    text = str(limit.get("matched") or fallback)[:300]
+    reset = limit.get("reset_at")
+    return f"{text} (resets {reset})" if reset else text
+
+
+def _transient_streak(execution: Execution, kind: ErrorKind) -> int:
+    """How many overloaded/network failures in a row this execution has had, this one included."""
+    streak = 1
+    for record in reversed(execution.attempts):
+        if record.error_kind in (ErrorKind.OVERLOADED, ErrorKind.NETWORK):
+            streak += 1
         else:
-            message = _failure_message(outcome)
-            await self.set_status(execution, Status.FAILED, reason=message, error_kind=kind)
+            break
+    return streak
 
 
 def stop_text(stop: StopReason) -> str:
@@ -419,11 +712,6 @@ def stop_text(stop: StopReason) -> str:
         StopReason.PAUSED_TOO_LONG: "paused for longer than the limit; cancelled",
         StopReason.RATE_LIMIT: "rate limited",
     }.get(stop, stop.value)
-
-
-def execution_idle_reason(result: ProcessResult) -> str:
-    """The message of an idle stop."""
-    return "no output for longer than the idle timeout; the run was ended"
 
 
 def _failure_message(outcome: Outcome) -> str:

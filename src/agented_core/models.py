@@ -220,7 +220,7 @@ class Bot:
     idle_timeout: float | None = None
     max_cost_usd: float | None = None
     max_tokens: int | None = None
-    max_attempts: int = 1
+    max_attempts: int = 3
     concurrency: Concurrency = Concurrency()
     env: Mapping[str, str] = field(factory=dict)
     options: Mapping[str, Any] = field(factory=dict)
@@ -267,6 +267,23 @@ class Usage:
 
 
 @define
+class AttemptRecord:
+    """One attempt of an execution: where it ran, how it ended, and what was decided next."""
+
+    number: int
+    provider: str
+    account: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    error_kind: ErrorKind | None = None
+    error: str | None = None
+    limit_kind: str | None = None
+    reset_at: datetime | None = None
+    decision: str | None = None
+
+
+@define
 class Execution:
     """One run of a bot, across all its attempts. ``id`` sorts by creation time."""
 
@@ -298,6 +315,7 @@ class Execution:
     retry_at: datetime | None = None
     rerun_of: str | None = None
     last_seq: int = 0
+    attempts: list[AttemptRecord] = field(factory=list)
 
     @property
     def cost_usd(self) -> float | None:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from ..models import Bot, Command, ErrorKind, EventDraft
 from ..prompts import check_command, render_argv
+from ..ratelimit import AttemptOutcome, classify
 from .base import CommandRequest, LineParser, OptionSpec, Outcome, Provider
 
 
@@ -68,6 +69,27 @@ class ShellProvider(Provider):
         return LineParser()
 
     def classify(self, outcome: Outcome) -> ErrorKind | None:
+        """Exit 0 (and no failed result) is success; otherwise the kind the script reported.
+
+        With ``format = "events"`` a script names its failure with an ``error`` event
+        ``{"kind": "error", "data": {"kind": "overloaded", ...}}`` or a ``rate_limit`` event;
+        without one, the generic classification of :mod:`agented_core.ratelimit` applies.
+        """
         if outcome.exit_code == 0 and outcome.result_ok is not False:
             return None
-        return ErrorKind.PROVIDER
+        known = {k.value for k in ErrorKind}
+        for kind in reversed(outcome.error_kinds):
+            if kind in known:
+                return ErrorKind(kind)
+        limits = {str(lim.get("kind")) for lim in outcome.rate_limits if isinstance(lim, dict)}
+        for limit in ("quota", "rate", "overloaded"):
+            if limit in limits:
+                return ErrorKind(limit)
+        return classify(
+            AttemptOutcome(
+                exit_code=outcome.exit_code,
+                result_ok=outcome.result_ok,
+                errors=outcome.errors,
+                stderr=outcome.stderr,
+            )
+        )

@@ -28,6 +28,10 @@ def _ints(values: Iterable[int]) -> tuple[int, ...]:
 def _limit(value: RateLimit | Mapping[str, Any]) -> RateLimit:
     if isinstance(value, RateLimit):
         return value
+    if value.get("kind") not in set(LimitKind):
+        raise ValueError(
+            f"a rate limit needs a kind among {[str(k) for k in LimitKind]}: {value!r}"
+        )
     reset = value.get("reset_at")
     if isinstance(reset, str):
         reset = datetime.fromisoformat(reset)

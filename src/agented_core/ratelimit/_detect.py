@@ -9,7 +9,7 @@ from datetime import datetime, tzinfo
 
 from ._patterns import builtin_patterns, has_keyword
 from ._reset import Reset, find_reset, resolve_now, resolve_zone
-from ._structured import Finding, inspect
+from ._structured import Finding, examine
 from ._types import LimitKind, Pattern, RateLimit
 
 SHORT_WAIT = 300.0
@@ -25,9 +25,11 @@ def _extra(
     if not patterns:
         return ()
     if provider is None:
-        groups = [v for k, v in patterns.items() if k != "*"] + [patterns.get("*", ())]
+        groups = [v for k, v in patterns.items() if k != "*"]
     else:
-        groups = [patterns.get(provider, ()), patterns.get("*", ())]
+        name = provider.strip().lower()
+        groups = [v for k, v in patterns.items() if k.strip().lower() == name]
+    groups.append(patterns.get("*", ()))
     chosen: list[Pattern] = []
     for group in groups:
         for pattern in group:
@@ -56,7 +58,7 @@ def _structured(stripped: str) -> Finding | None:
         obj = json.loads(stripped)
     except (ValueError, RecursionError):
         return None
-    return inspect(obj) if isinstance(obj, dict) else None
+    return examine(obj) if isinstance(obj, dict) else None
 
 
 def _shorten(text: str) -> str:

@@ -22,8 +22,9 @@ time already past is returned as stated.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from attrs import frozen
@@ -40,7 +41,7 @@ class Reset:
 # ---------------------------------------------------------------------------------------------
 # Time zones
 
-_ABBREVIATIONS: dict[str, int] = {  # minutes east of UTC; US meanings for the ambiguous ones
+_ABBREVIATIONS: Mapping[str, int] = {  # minutes east of UTC; US meanings for the ambiguous ones
     "UTC": 0, "UT": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 60, "BST": 60, "CET": 60,
     "CEST": 120, "EET": 120, "EEST": 180, "MSK": 180, "JST": 540, "KST": 540, "HKT": 480,
     "SGT": 480, "AEST": 600, "AEDT": 660, "NZST": 720, "NZDT": 780, "EST": -300, "EDT": -240,
@@ -103,26 +104,31 @@ def resolve_now(now: datetime | None, zone: tzinfo) -> datetime:
 # ---------------------------------------------------------------------------------------------
 # Building blocks of the expressions
 
-_MONTHS: dict[str, int] = {}
-for _number, _names in enumerate(
-    (
-        "jan january janeiro enero ene",
-        "feb february fev fevereiro febrero",
-        "mar march março marco marzo",
-        "apr april abr abril",
-        "may mai maio mayo",
-        "jun june junho junio",
-        "jul july julho julio",
-        "aug august ago agosto",
-        "sep sept september set setembro septiembre",
-        "oct october out outubro octubre",
-        "nov november novembro noviembre",
-        "dec december dez dezembro dic diciembre",
-    ),
-    start=1,
-):
-    for _name in _names.split():
-        _MONTHS[_name] = _number
+
+def _table(groups: Iterable[tuple[float, str]]) -> Mapping[str, float]:
+    """A read-only name -> value table from (value, "name name ...") groups."""
+    return MappingProxyType({name: value for value, names in groups for name in names.split()})
+
+
+_MONTHS = _table(
+    enumerate(
+        (
+            "jan january janeiro enero ene",
+            "feb february fev fevereiro febrero",
+            "mar march março marco marzo",
+            "apr april abr abril",
+            "may mai maio mayo",
+            "jun june junho junio",
+            "jul july julho julio",
+            "aug august ago agosto",
+            "sep sept september set setembro septiembre",
+            "oct october out outubro octubre",
+            "nov november novembro noviembre",
+            "dec december dez dezembro dic diciembre",
+        ),
+        start=1,
+    )
+)
 _MON = "(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")(?![a-zà-ÿ])"
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -166,20 +172,19 @@ _RE_WEEKDAY_TIME = re.compile(
     re.I,
 )
 _RE_TIME = re.compile(_CLOCK + _ZONE, re.I)
-_RE_EPOCH = re.compile(r"(?P<e>\d{13}|\d{10})(?![\d.:])")
+_RE_EPOCH = re.compile(r"(?P<e>\d{13}|\d{10})(?:\.(?P<ef>\d{1,6})\d*)?(?![\d.:])")
 _RE_NUMBER = re.compile(r"(?P<n>\d+(?:\.\d+)?)(?![\d.:])")
 
-_UNITS: dict[str, float] = {}
-for _seconds, _names in (
-    (0.001, "ms msec msecs millis millisecond milliseconds"),
-    (1.0, "s sec secs second seconds"),
-    (60.0, "m min mins minute minutes"),
-    (3600.0, "h hr hrs hour hours"),
-    (86400.0, "d day days"),
-    (604800.0, "w wk wks week weeks"),
-):
-    for _name in _names.split():
-        _UNITS[_name] = _seconds
+_UNITS = _table(
+    (
+        (0.001, "ms msec msecs millis millisecond milliseconds"),
+        (1.0, "s sec secs second seconds"),
+        (60.0, "m min mins minute minutes"),
+        (3600.0, "h hr hrs hour hours"),
+        (86400.0, "d day days"),
+        (604800.0, "w wk wks week weeks"),
+    )
+)
 _UNIT = "(?:" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")(?![a-zà-ÿ])"
 _WORD_UNIT = r"(?:millisecond|second|minute|hour|day|week)(?![a-zà-ÿ])"
 # "an hour", "a minute": a word number takes a whole-word unit, so "and" is not "an d(ay)"
@@ -275,7 +280,7 @@ def _parse_dated(m: re.Match[str], now: datetime, default: tzinfo) -> Reset | No
     clock = _clock(m)
     zone = _zone(m, default)
     if "mon" in m.re.groupindex:
-        month = _MONTHS[m["mon"].lower()]
+        month = int(_MONTHS[m["mon"].lower()])
     else:
         month = int(m["mo"])
     day = int(m["d"])
@@ -324,8 +329,11 @@ def _parse_duration(m: re.Match[str], now: datetime, default: tzinfo) -> Reset |
 
 def _parse_epoch(m: re.Match[str], now: datetime, default: tzinfo) -> Reset | None:
     value = int(m["e"])
-    seconds = value / 1000 if len(m["e"]) == 13 else value
-    return Reset(datetime.fromtimestamp(seconds, UTC))
+    if len(m["e"]) == 13:  # milliseconds, in integers: a float would lose the last digit
+        seconds, millis = divmod(value, 1000)
+        return Reset(datetime.fromtimestamp(seconds, UTC) + timedelta(milliseconds=millis))
+    micros = int((m["ef"] or "0").ljust(6, "0"))
+    return Reset(datetime.fromtimestamp(value, UTC) + timedelta(microseconds=micros))
 
 
 def _parse_seconds(m: re.Match[str], now: datetime, default: tzinfo) -> Reset | None:
@@ -349,7 +357,7 @@ _SECS = (_RE_NUMBER, _parse_seconds)
 _MILLIS = (_RE_NUMBER, _parse_millis)
 
 _Form = tuple[re.Pattern[str], _Handler]
-_BY_ANCHOR: dict[str, tuple[_Form, ...]] = {
+_BY_ANCHOR: Mapping[str, tuple[_Form, ...]] = {
     "pipe": (_EPOCH,),
     "ms": (_MILLIS,),
     "secs": (_SECS,),

@@ -19,6 +19,7 @@ type we do not know is left to the caller, which searches the whole line.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from attrs import frozen
@@ -48,27 +49,31 @@ class Finding:
 
 NOTHING = Finding()
 
-STATUS_KINDS: Mapping[int, LimitKind] = {
-    429: LimitKind.RATE,
-    529: LimitKind.OVERLOADED,
-    503: LimitKind.OVERLOADED,
-    402: LimitKind.QUOTA,
-}
+STATUS_KINDS: Mapping[int, LimitKind] = MappingProxyType(
+    {
+        429: LimitKind.RATE,
+        529: LimitKind.OVERLOADED,
+        503: LimitKind.OVERLOADED,
+        402: LimitKind.QUOTA,
+    }
+)
 """HTTP statuses that are limits, and their kinds."""
 
-CODE_KINDS: Mapping[str, LimitKind] = {
-    "rate_limit": LimitKind.RATE,
-    "rate_limit_error": LimitKind.RATE,
-    "rate_limit_exceeded": LimitKind.RATE,
-    "resource_exhausted": LimitKind.RATE,
-    "too_many_requests": LimitKind.RATE,
-    "overloaded": LimitKind.OVERLOADED,
-    "overloaded_error": LimitKind.OVERLOADED,
-    "server_is_overloaded": LimitKind.OVERLOADED,
-    "insufficient_quota": LimitKind.QUOTA,
-    "usage_limit_reached": LimitKind.QUOTA,
-    "quota_exhausted": LimitKind.QUOTA,
-}
+CODE_KINDS: Mapping[str, LimitKind] = MappingProxyType(
+    {
+        "rate_limit": LimitKind.RATE,
+        "rate_limit_error": LimitKind.RATE,
+        "rate_limit_exceeded": LimitKind.RATE,
+        "resource_exhausted": LimitKind.RATE,
+        "too_many_requests": LimitKind.RATE,
+        "overloaded": LimitKind.OVERLOADED,
+        "overloaded_error": LimitKind.OVERLOADED,
+        "server_is_overloaded": LimitKind.OVERLOADED,
+        "insufficient_quota": LimitKind.QUOTA,
+        "usage_limit_reached": LimitKind.QUOTA,
+        "quota_exhausted": LimitKind.QUOTA,
+    }
+)
 """Machine-readable error codes that are limits (compared in lower case), and their kinds."""
 
 _QUIET = frozenset(
@@ -265,7 +270,7 @@ def _stream_event(obj: Mapping[str, Any]) -> Finding:
     return collector.finding()
 
 
-def inspect(obj: Mapping[str, Any]) -> Finding | None:
+def examine(obj: Mapping[str, Any]) -> Finding | None:
     """What a parsed JSON line says about limits; ``None`` when it is not a form we know."""
     kind = obj.get("type")
     if not isinstance(kind, str):

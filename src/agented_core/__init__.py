@@ -15,6 +15,7 @@ from .errors import (
     Problem,
     StoreError,
     TemplateError,
+    WebhookError,
 )
 from .hookspecs import hookimpl
 from .models import (
@@ -76,6 +77,7 @@ __all__ = [
     "TemplateError",
     "TriggerKind",
     "Usage",
+    "WebhookError",
     "WebhookTrigger",
     "__version__",
     "converter",

@@ -88,7 +88,6 @@ class Agented:
         self.heartbeat_interval = heartbeat_interval
         self.control_interval = control_interval
         self.wake_interval = wake_interval
-        self._token = uuid.uuid4().hex
         self.stale_after = stale_after
         self.shutdown_grace = (
             config.settings.shutdown_grace if shutdown_grace is None else shutdown_grace
@@ -490,7 +489,11 @@ class Agented:
             if execution.id in self._active or execution.bot not in self.bots:
                 continue
             key = f"wake:{execution.id}:{execution.retry_at.isoformat()}"
-            if not await self.store.claim(key, self._token, 86400.0):
+            # a fresh token per try: a claim already held by anyone, this process included,
+            # means someone else took it
+            if not await self.store.claim(key, uuid.uuid4().hex, 86400.0):
+                continue
+            if execution.id in self._active:
                 continue
             bot = self.bots[execution.bot]
             execution.owner = self.owner
@@ -506,11 +509,11 @@ class Agented:
 
     async def _wake_loop(self) -> None:
         while True:
+            await anyio.sleep(self.wake_interval)
             try:
                 await self.wake_due()
             except Exception:
                 log.exception("waking waiting executions failed")
-            await anyio.sleep(self.wake_interval)
 
     # ownership
     def _orphaned(self, execution: Execution) -> bool:

@@ -4,16 +4,22 @@ A provider builds the command of an attempt (:meth:`Provider.build_command`), ma
 :class:`LineParser` for each attempt that turns the CLI's output lines into events, and names
 the error kind of an attempt's outcome (:meth:`Provider.classify`). Subclass :class:`Provider`
 and register an instance through the ``agented_providers`` hook.
+
+Most agent CLIs print one JSON object a line and take the prompt on stdin: for those,
+:class:`~agented_core.providers.CLIProvider` and
+:class:`~agented_core.providers.JsonLinesParser` do the common parts (see docs/plugins.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 from attrs import field, frozen
 
 from ..models import Account, Bot, Command, ErrorKind, EventDraft
+from ..ratelimit import AttemptOutcome, LimitKind, classify
 
 
 @frozen
@@ -46,7 +52,13 @@ class CommandRequest:
 
 @frozen
 class Outcome:
-    """How an attempt ended, as the runner saw it, for :meth:`Provider.classify`."""
+    """How an attempt ended, as the runner saw it, for :meth:`Provider.classify`.
+
+    ``errors`` and ``error_kinds`` come from the attempt's ``error`` events (their ``message``
+    and ``kind``), ``rate_limits`` are the data of its ``rate_limit`` events, ``stderr`` is the
+    tail of its stderr. ``extra`` may carry ``status_codes`` (HTTP statuses) and ``error_codes``
+    (machine-readable codes) for :func:`classify_outcome`.
+    """
 
     exit_code: int | None
     result_ok: bool | None = None
@@ -125,11 +137,67 @@ class Provider:
     def classify(self, outcome: Outcome) -> ErrorKind | None:
         """The error kind of an attempt's outcome, or ``None`` when it succeeded.
 
-        The default: exit code 0 with no failed result is success, anything else ``provider``.
+        The default: exit code 0 with no failed result is success; a failure gets the kind its
+        evidence names (:func:`classify_outcome`), ``provider`` when nothing names one.
         """
         if outcome.exit_code == 0 and outcome.result_ok is not False:
             return None
-        return ErrorKind.PROVIDER
+        return classify_outcome(outcome, self.name) or ErrorKind.PROVIDER
+
+
+def classify_outcome(outcome: Outcome, provider: str | None = None) -> ErrorKind | None:
+    """The error kind of ``outcome`` by :func:`agented_core.ratelimit.classify`, or ``None``.
+
+    Everything the outcome holds is evidence: the error events' messages and kinds (an
+    :class:`ErrorKind` value, or a code such as ``authentication_failed``), the rate limits,
+    the stderr tail, the exit code, and ``extra["status_codes"]`` / ``extra["error_codes"]``.
+    ``provider`` picks the rate-limit pattern table and the meaning of exit codes. ``None``
+    means success: a result that says so, or exit code 0 without a result.
+    """
+    limits = tuple(_limit(item) for item in outcome.rate_limits)
+    return classify(
+        AttemptOutcome(
+            provider=provider,
+            exit_code=outcome.exit_code,
+            result_ok=outcome.result_ok,
+            errors=tuple(str(e) for e in outcome.errors),
+            rate_limits=tuple(limit for limit in limits if limit is not None),
+            stderr=outcome.stderr,
+            status_codes=_codes(outcome.extra.get("status_codes"), int),
+            error_codes=(
+                *(str(k) for k in outcome.error_kinds),
+                *_codes(outcome.extra.get("error_codes"), str),
+            ),
+        )
+    )
+
+
+_LIMIT_KINDS = frozenset(k.value for k in LimitKind)
+
+
+def _limit(value: Any) -> dict[str, Any] | None:
+    """A ``rate_limit`` event's data as :func:`classify` takes it; ``None`` when it has no kind."""
+    if not isinstance(value, Mapping) or value.get("kind") not in _LIMIT_KINDS:
+        return None
+    limit = dict(value)
+    reset = limit.get("reset_at")
+    if isinstance(reset, str):
+        try:
+            datetime.fromisoformat(reset)
+        except ValueError:
+            reset = None
+    limit["reset_at"] = reset if isinstance(reset, str | datetime) else None
+    wait = limit.get("retry_after")
+    limit["retry_after"] = (
+        float(wait) if isinstance(wait, int | float) and not isinstance(wait, bool) else None
+    )
+    return limit
+
+
+def _codes(value: Any, kind: type) -> tuple[Any, ...]:
+    if not isinstance(value, list | tuple):
+        return ()
+    return tuple(v for v in value if isinstance(v, kind) and not isinstance(v, bool))
 
 
 def _type_name(spec: type | tuple[type, ...]) -> str:

@@ -34,9 +34,10 @@ from .config import Config, load_config
 from .deliveries import Deliveries
 from .errors import ConfigError, ConflictError, NotFoundError, Problem
 from .events import EventLog
-from .executor import Executor, base_context, utcnow
+from .executor import Executor, utcnow
 from .models import Bot, Event, Execution, Status, TriggerKind
 from .plugins import Plugins
+from .preparation import base_context
 from .process import boot_id, group_alive, kill_group, process_start_time
 from .runner import StopReason
 from .scheduler import Scheduler

@@ -212,7 +212,7 @@ class Deliveries:
 
     def _preview(self, bot: Bot, context: Mapping[str, Any]) -> str:
         """The prompt a run would get (for a command bot, its rendered command line)."""
-        from .executor import base_context
+        from .preparation import base_context
 
         probe = Execution(
             id="dry-run", bot=bot.name, trigger=TriggerKind.GITHUB, status=Status.QUEUED

@@ -1,0 +1,124 @@
+"""Preparing an attempt: everything that happens before its process starts.
+
+The provider and account of the chain entry, the context (trigger context, the keys every run
+has, plugin additions), the rendered prompt, the working directory and the child's environment.
+A failure here is recorded on the execution with its reason and error kind (``launch``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+from .config import Config
+from .environment import child_environment
+from .errors import AgentedError, ConfigError, TemplateError
+from .models import Account, Bot, ChainEntry, ErrorKind, Execution
+from .plugins import Plugins
+from .prompts import render, render_workdir
+from .providers.base import CommandRequest, Provider
+from .redaction import Redactor
+
+
+class PrepareError(AgentedError):
+    """A step before the process started failed; carries the error kind to record."""
+
+    def __init__(self, message: str, kind: ErrorKind = ErrorKind.LAUNCH) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@frozen
+class Prepared:
+    """What an attempt needs to start: the provider's request, the provider, the redactor."""
+
+    request: CommandRequest
+    provider: Provider
+    redactor: Redactor
+
+
+def base_context(bot: Bot, execution: Execution, now: datetime) -> dict[str, Any]:
+    """The context keys every run has: ``bot``, ``execution``, ``trigger``, ``now``, ``params``."""
+    return {
+        "bot": {
+            "name": bot.name,
+            "provider": bot.provider,
+            "model": bot.model,
+            "account": bot.account,
+            "description": bot.description,
+        },
+        "execution": {"id": execution.id, "attempt": execution.attempt},
+        "trigger": execution.trigger.value,
+        "now": now.isoformat(),
+        "params": dict(execution.params),
+    }
+
+
+def prepare(
+    execution: Execution,
+    bot: Bot,
+    entry: ChainEntry,
+    *,
+    config: Config,
+    plugins: Plugins,
+    now: datetime,
+    host_env: Mapping[str, str] | None = None,
+) -> Prepared:
+    """Everything before the process starts: provider, account, prompt, workdir, environment.
+
+    Raises :class:`PrepareError` with the reason and error kind to record on the execution.
+    """
+    try:
+        provider = plugins.provider(entry.provider)
+    except AgentedError as exc:
+        raise PrepareError(str(exc)) from None
+    account: Account | None = None
+    if entry.account:
+        account = config.accounts.get(entry.account)
+        if account is None:
+            raise PrepareError(f"unknown account {entry.account!r}")
+    context = dict(execution.context)
+    context.update(base_context(bot, execution, now))
+    context.update(plugins.prompt_context(bot, context))
+    try:
+        prompt = render(bot.prompt, context, missing="empty") if bot.prompt else None
+    except TemplateError as exc:
+        raise PrepareError(f"prompt: {exc}") from None
+    execution.prompt = prompt
+    cwd: str | None = None
+    if bot.workdir:
+        try:
+            path = render_workdir(bot.workdir, context, config.base_dir, missing="empty")
+        except TemplateError as exc:
+            raise PrepareError(f"workdir: {exc}") from None
+        if not path.is_dir():
+            raise PrepareError(f"workdir does not exist: {path}")
+        cwd = str(path)
+    else:
+        cwd = str(Path(config.base_dir))
+    try:
+        child = child_environment(bot, account, host_env)
+    except ConfigError as exc:
+        raise PrepareError(str(exc)) from None
+    request = CommandRequest(
+        bot=bot,
+        prompt=prompt,
+        context=context,
+        env=child.env,
+        cwd=cwd,
+        account=account,
+        attempt=execution.attempt,
+        session_id=execution.session_id,
+        model=bot.model,
+    )
+    try:
+        provider.build_command(request)
+    except TemplateError as exc:
+        raise PrepareError(f"command: {exc}") from None
+    except AgentedError as exc:
+        raise PrepareError(str(exc)) from None
+    return Prepared(request, provider, Redactor(child.secrets))

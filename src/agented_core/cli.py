@@ -74,6 +74,18 @@ def _parser() -> argparse.ArgumentParser:
         "--older-than", type=int, metavar="DAYS", help="override retention_days for this run"
     )
 
+    serve = sub.add_parser("serve", help="the reference HTTP server (uvicorn, one worker)")
+    config_arg(serve)
+    serve.add_argument("--host", metavar="H", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=int, default=8000, metavar="P", help="port (default: 8000; 0: any free)"
+    )
+    serve.add_argument(
+        "--dev",
+        action="store_true",
+        help="unauthenticated development mode: no API key, 127.0.0.1 only",
+    )
+
     sub.add_parser("version", help="versions of agented and of every plugin found")
     return parser
 
@@ -100,6 +112,8 @@ def run_cli(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int
             return _cmd_prune(args, out)
         if args.command == "version":
             return _cmd_version(out)
+        if args.command == "serve":
+            return _cmd_serve(args, out)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -152,6 +166,23 @@ def _cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
     count = anyio.run(prune)
     print(f"pruned {count} execution(s) finished more than {days} day(s) ago", file=out)
     return 0
+
+
+def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        from agented_http import NoApiKeyError, serve
+    except ImportError as exc:
+        raise AgentedError(
+            f"agented serve needs the HTTP extra: pip install 'agented[http]' ({exc})"
+        ) from None
+    config = load_config(args.config)
+    problems = [p for p in validate(config, Plugins()) if not p.warning]
+    if problems:
+        raise ConfigError(problems)
+    try:
+        return serve(config, host=args.host, port=args.port, dev=args.dev, out=out)
+    except (NoApiKeyError, ValueError, OSError) as exc:
+        raise AgentedError(str(exc)) from None
 
 
 def _cmd_version(out: TextIO) -> int:

@@ -68,7 +68,7 @@ class EventLog:
         *,
         batch_size: int = 1000,
         flush_interval: float = 0.01,
-        subscriber_buffer: int = 4096,
+        subscriber_buffer: int = 16384,
         poll_interval: float = 0.2,
         clock: Callable[[], datetime] | None = None,
     ) -> None:

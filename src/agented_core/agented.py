@@ -126,13 +126,18 @@ class Agented:
         config: Config | str | Path | None = None,
         entry_points: bool = True,
         schedules: bool = False,
+        wake: bool = True,
+        recover: bool = True,
         **options: Any,
     ) -> AsyncIterator[Agented]:
         """Open the store, check every bot, recover what a dead process left, start serving.
 
         ``config`` is a :class:`Config` or the path of an ``agented.toml``; ``bots`` adds (or
         replaces) bots by name; ``database`` overrides the config's store URL; ``schedules``
-        starts the cron triggers (a server does; a one-off ``agented run`` does not). Raises
+        starts the cron triggers (a server does; a one-off ``agented run`` does not); ``wake``
+        restarts ``waiting`` executions when their time comes (off for short-lived commands,
+        which would take them and then exit); ``recover`` interrupts executions whose process
+        died (off for read-only commands). Raises
         :class:`ConfigError` listing every problem before anything is written.
         """
         if config is None:
@@ -158,10 +163,12 @@ class Agented:
             async with anyio.create_task_group() as tg:
                 agented._tg = tg
                 agented.event_log.start(tg)
-                await agented._recover()
+                if recover:
+                    await agented._recover()
                 agented._accepting = True
                 tg.start_soon(agented._owner_loop)
-                tg.start_soon(agented._wake_loop)
+                if wake:
+                    tg.start_soon(agented._wake_loop)
                 if schedules:
                     tg.start_soon(agented.scheduler.run)
                 try:

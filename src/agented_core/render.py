@@ -167,16 +167,18 @@ class TerminalRenderer:
             self._say(f"{CYAN}✎ {data.get('change', 'change')} {data.get('path', '')}{RESET}")
         elif kind == EventKind.USAGE:
             self.tokens = sum(
-                int(data.get(k) or 0)
-                for k in (
+                value
+                for key in (
                     "input_tokens",
                     "output_tokens",
                     "cache_read_tokens",
                     "cache_write_tokens",
                 )
+                if isinstance(value := data.get(key), int) and not isinstance(value, bool)
             )
             cost = data.get("cost_usd")
-            self.cost = float(cost) if isinstance(cost, int | float) else self.cost
+            if isinstance(cost, int | float) and not isinstance(cost, bool):
+                self.cost = float(cost)
             self.tick()
         elif kind == EventKind.RATE_LIMIT:
             self._say(self._limit_line(data))

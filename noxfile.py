@@ -1,4 +1,4 @@
-"""Development sessions: ``nox -s tests lint typecheck``."""
+"""Development sessions: ``nox -s tests lint typecheck`` (the default) and ``nox -s realcli``."""
 
 from __future__ import annotations
 
@@ -7,14 +7,30 @@ import nox
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
-SOURCES = ["src", "tests", "bench", "examples", "noxfile.py"]
+SOURCES = ["src", "tests", "bench", "examples", "plugins", "noxfile.py"]
+INSTALL = ["-e", ".[dev]", "-e", "plugins/agented-claude"]
+PLUGIN_PACKAGES = [
+    "plugins/agented-claude/src/agented_claude",
+    "examples/toy_provider/src/agented_toy",
+]
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite (pytest + hypothesis), real subprocesses and real SQLite files."""
-    session.install("-e", ".[dev]")
+    session.install(*INSTALL)
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def realcli(session: nox.Session) -> None:
+    """Contract tests: the genuine agent CLIs against the fake model API (tests/fakeapi).
+
+    The pinned CLIs are installed from npm into ~/.cache/agented-realcli (reused when there);
+    without node/npm the tests are skipped with the reason (a failure under CI=true).
+    """
+    session.install(*INSTALL)
+    session.run("pytest", "-m", "realcli", "tests/realcli", *session.posargs)
 
 
 @nox.session
@@ -27,6 +43,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the packages."""
-    session.install("-e", ".[dev]")
+    """mypy --strict over the packages and the plugins."""
+    session.install(*INSTALL)
     session.run("mypy")
+    session.run("mypy", *PLUGIN_PACKAGES)

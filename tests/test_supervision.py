@@ -62,6 +62,18 @@ async def test_grandchild_holding_stdout_is_killed(open_agented: OpenAgented) ->
     assert not alive(grandchild)
 
 
+async def test_a_process_that_left_the_group_is_ended_after_a_normal_exit(
+    open_agented: OpenAgented,
+) -> None:
+    async with open_agented([shell_bot("esc", "escape")]) as ag:
+        execution = await ag.run("esc")
+        event = await first_event(ag, execution.id, "text")
+        escaped = int(event.text.split()[1])
+        done = await ag.wait(execution.id, timeout=20)
+    assert done.status is Status.SUCCEEDED
+    assert not alive(escaped)
+
+
 async def test_cancel_ends_the_run_and_its_group(open_agented: OpenAgented, tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
     async with open_agented([shell_bot("loop", "pid-file", str(pid_file))]) as ag:

@@ -181,7 +181,7 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         raise ConfigError(problems)
     try:
         return serve(config, host=args.host, port=args.port, dev=args.dev, out=out)
-    except (NoApiKeyError, ValueError, OSError) as exc:
+    except (NoApiKeyError, ValueError, OverflowError, OSError) as exc:
         raise AgentedError(str(exc)) from None
 
 
@@ -236,7 +236,7 @@ async def _run_async(
     as_json: bool,
     out: TextIO,
 ) -> int:
-    async with Agented.open(config=config) as ag:
+    async with Agented.open(config=config, wake=False) as ag:
         ag.bot(bot)
         execution = await ag.run(bot, params, trigger=trigger, context=context)
         async with anyio.create_task_group() as tg:

@@ -208,7 +208,7 @@ class Executor:
                 "action": "wait",
             },
         )
-        await self._wait_until(execution, until, why, error_kind=execution.error_kind)
+        await self._wait_until(execution, until, why, error_kind=ErrorKind.QUOTA)
 
     async def _wait_until(
         self, execution: Execution, when: datetime, reason: str, *, error_kind: ErrorKind | None
@@ -288,6 +288,7 @@ class Executor:
             parser=provider.parser(command_request),
             provider=provider,
             base_usage=Usage(**usage_fields(execution.usage)),
+            redactor=prepared.redactor,
         )
         run = ProcessRun(
             command,

@@ -17,6 +17,7 @@ from attrs import define, field
 from .events import EventLog
 from .models import Bot, EventDraft, EventKind, Execution, Usage
 from .providers.base import LineParser, Provider
+from .redaction import Redactor
 from .runner import ProcessRun, StopReason
 
 log = logging.getLogger("agented.executor")
@@ -32,6 +33,7 @@ class AttemptOutput:
     parser: LineParser
     provider: Provider
     base_usage: Usage
+    redactor: Redactor | None = None
     run: ProcessRun = field(default=None)
     usage: Usage = field(factory=Usage)
     result_ok: bool | None = None
@@ -59,6 +61,10 @@ class AttemptOutput:
             del state.stderr_tail[:-50]
         self.append(drafts)
 
+    def _clean(self, text: str) -> str:
+        """Text kept on the execution record: secrets redacted like the events."""
+        return (self.redactor.text(text) or "") if self.redactor else text
+
     def append(self, drafts: Sequence[EventDraft]) -> None:
         """Note what the drafts tell, make them execution events, act on budgets and quotas."""
         if not drafts:
@@ -76,7 +82,7 @@ class AttemptOutput:
                 ok = draft.data.get("ok")
                 state.result_ok = bool(ok) if ok is not None else True
                 text = draft.data.get("text", draft.text)
-                state.result_text = text if isinstance(text, str) else None
+                state.result_text = self._clean(text) if isinstance(text, str) else None
                 run.note_result()
             elif kind == EventKind.SESSION:
                 sid = draft.data.get("session_id")
@@ -84,7 +90,7 @@ class AttemptOutput:
                     state.session_id = sid
                     execution.session_id = sid
             elif kind == EventKind.ERROR:
-                state.errors.append(str(draft.data.get("message", draft.text or "")))
+                state.errors.append(self._clean(str(draft.data.get("message", draft.text or ""))))
                 if draft.data.get("kind"):
                     state.error_kinds.append(str(draft.data["kind"]))
             elif kind == EventKind.RATE_LIMIT:

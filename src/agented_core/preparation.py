@@ -114,6 +114,9 @@ def prepare(
         attempt=execution.attempt,
         session_id=execution.session_id,
         model=bot.model,
+        spent_usd=execution.usage.cost_usd,
+        session_account=_session_account(execution),
+        ratelimit_patterns=plugins.ratelimit_patterns(),
     )
     try:
         provider.build_command(request)
@@ -122,3 +125,8 @@ def prepare(
     except AgentedError as exc:
         raise PrepareError(str(exc)) from None
     return Prepared(request, provider, Redactor(child.secrets))
+
+
+def _session_account(execution: Execution) -> str | None:
+    """The account of the last attempt (the one that made the execution's session, if any)."""
+    return execution.attempts[-1].account if execution.attempts else None

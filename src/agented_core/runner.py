@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ from anyio.abc import ByteReceiveStream, Process
 from attrs import define, frozen
 
 from .models import Command
-from .process import group_alive, kill_group, signal_group
+from .process import RUN_TAG, kill_group, signal_group
 
 DEFAULT_MAX_LINE = 1024 * 1024
 READ_CHUNK = 256 * 1024
@@ -143,6 +144,7 @@ class ProcessRun:
         self.on_start = on_start
         self.clock = clock
         self.pid: int | None = None
+        self.tag: str | None = None
         self.stop_reason: StopReason | None = None
         self.stop_detail: str | None = None
         self.paused = False
@@ -200,6 +202,9 @@ class ProcessRun:
     async def run(self) -> ProcessResult:
         """Start the process and supervise it until its whole group is gone."""
         cmd = self.command
+        env = dict(cmd.env)
+        # a tag every process of the run inherits: found and ended even after leaving the group
+        self.tag = env.setdefault(RUN_TAG, uuid.uuid4().hex)
         try:
             process = await anyio.open_process(
                 list(cmd.argv),
@@ -207,7 +212,7 @@ class ProcessRun:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=cmd.cwd,
-                env=dict(cmd.env),
+                env=env,
                 start_new_session=True,
             )
         except FileNotFoundError:
@@ -261,15 +266,15 @@ class ProcessRun:
                 with watchdog:
                     await self._watchdog()
                     # a stop was decided: end the group; readers finish when the pipes close
-                    await kill_group(process.pid, self.limits.kill_grace)
+                    await kill_group(process.pid, self.limits.kill_grace, tag=self.tag)
 
             tg.start_soon(watch)
             exit_code = await process.wait()
             # the main process exited; give the pipes a moment, then end what it left behind
             with anyio.move_on_after(self.limits.drain_timeout):
                 await readers_done.wait()
-            if group_alive(process.pid):
-                await kill_group(process.pid, self.limits.kill_grace)
+            # whatever it left behind, in its group or not, ends with it
+            await kill_group(process.pid, self.limits.kill_grace, tag=self.tag)
             with anyio.move_on_after(self.limits.drain_timeout):
                 await readers_done.wait()
             watchdog.cancel()
@@ -355,8 +360,7 @@ class ProcessRun:
                     tg.start_soon(on_change)
 
     async def _reap(self, process: Process) -> None:
-        if group_alive(process.pid):
-            await kill_group(process.pid, self.limits.kill_grace)
+        await kill_group(process.pid, self.limits.kill_grace, tag=self.tag)
         if process.returncode is None:
             with anyio.move_on_after(self.limits.kill_grace + 5):
                 await process.wait()

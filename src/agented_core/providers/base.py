@@ -48,6 +48,19 @@ class CommandRequest:
     attempt: int = 1
     session_id: str | None = None
     model: str | None = None
+    spent_usd: float | None = None
+    """What the execution's earlier attempts cost: a CLI with its own budget flag gets the rest."""
+    session_account: str | None = None
+    """The account that made ``session_id``: resume a session only on the same account."""
+    ratelimit_patterns: Mapping[str, Sequence[Any]] = field(factory=dict)
+    """Extra rate-limit patterns from plugins, by provider (``"*"`` for all), for parsers."""
+
+    @property
+    def remaining_budget_usd(self) -> float | None:
+        """The bot's ``max_cost_usd`` less what earlier attempts spent (``None``: no budget)."""
+        if self.bot.max_cost_usd is None:
+            return None
+        return max(0.0, self.bot.max_cost_usd - (self.spent_usd or 0.0))
 
 
 @frozen

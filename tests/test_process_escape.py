@@ -1,0 +1,190 @@
+"""Processes a run started that left its process group (``setsid``) end with the run.
+
+Claude Code's Bash tool starts every command in a session of its own, so signalling the CLI's
+process group does not reach them; :func:`agented_core.process.kill_group` finds them through
+their parents and ends them too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import anyio
+import pytest
+
+from agented_core import Bot, ManualTrigger, Status
+from agented_core.process import (
+    RUN_TAG,
+    environ_value,
+    escaped_descendants,
+    group_alive,
+    kill_group,
+    tagged,
+)
+from conftest import OpenAgented
+
+pytestmark = pytest.mark.anyio
+
+ESCAPER = textwrap.dedent(
+    """
+    import subprocess, sys, time
+    # a child in a session of its own, itself with a child (both must end)
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "import subprocess, sys, time; "
+         "g = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)']); "
+         "print(g.pid, flush=True); time.sleep(300)"],
+        start_new_session=True, stdout=subprocess.PIPE, text=True)
+    grandchild = child.stdout.readline().strip()
+    print(f"escaped {child.pid} {grandchild}", flush=True)
+    time.sleep(300)
+    """
+)
+
+
+ORPHANER = textwrap.dedent(
+    """
+    import subprocess, sys, time
+    # a shell in a session of its own starts a job in the background and exits at once: the
+    # job is orphaned (its parent is gone), as with Claude Code's Bash tool and `cmd &`
+    out = subprocess.run(
+        ["sh", "-c", "sleep 300 > /dev/null 2>&1 & echo $!"],
+        start_new_session=True, capture_output=True, text=True,
+    )
+    print(f"orphan {out.stdout.strip()}", flush=True)
+    time.sleep(300)
+    """
+)
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+async def wait_for(predicate, timeout: float = 10.0) -> None:
+    with anyio.fail_after(timeout):
+        while not predicate():
+            await anyio.sleep(0.02)
+
+
+async def test_kill_group_ends_descendants_that_left_the_group(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with out.open("w") as sink:
+        leader = subprocess.Popen(
+            [sys.executable, "-c", ESCAPER], stdout=sink, start_new_session=True
+        )
+    pids: list[int] = []
+    try:
+        await wait_for(lambda: out.read_text().startswith("escaped"))
+        pids = [int(p) for p in out.read_text().split()[1:3]]
+        assert all(alive(p) for p in pids)
+        assert all(os.getpgid(p) != leader.pid for p in pids)
+        assert set(pids) <= set(escaped_descendants(leader.pid))
+        await kill_group(leader.pid, grace=2.0)
+        assert leader.wait(timeout=5) is not None
+        assert not group_alive(leader.pid)
+        assert not any(alive(p) for p in pids)
+    finally:
+        _kill(leader.pid, *pids)
+        leader.wait()
+
+
+async def test_a_bystander_in_its_own_session_is_not_a_descendant() -> None:
+    bystander = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    leader = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        assert bystander.pid not in escaped_descendants(leader.pid)
+        await kill_group(leader.pid, grace=2.0)
+        assert leader.wait(timeout=5) is not None
+        assert bystander.poll() is None and alive(bystander.pid)
+    finally:
+        for proc in (bystander, leader):
+            proc.kill()
+            proc.wait()
+
+
+async def test_timeout_ends_what_the_cli_started_in_another_session(
+    open_agented: OpenAgented, tmp_path: Path
+) -> None:
+    script = tmp_path / "escaper.py"
+    script.write_text(ESCAPER)
+    bot = Bot(
+        name="escaper",
+        provider="shell",
+        command=(sys.executable, str(script)),
+        timeout=1.0,
+        max_attempts=1,
+        triggers=(ManualTrigger(),),
+    )
+    async with open_agented([bot]) as ag:
+        execution = await ag.run("escaper")
+        pids: list[int] = []
+        async for event in ag.events(execution.id):
+            if event.kind == "text" and (event.text or "").startswith("escaped"):
+                pids = [int(p) for p in (event.text or "").split()[1:3]]
+                break
+        done = await ag.wait(execution.id, timeout=20)
+    try:
+        assert done.status is Status.TIMED_OUT
+        assert pids and not any(alive(p) for p in pids)
+    finally:
+        _kill(*pids)
+
+
+def _kill(*pids: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+async def test_kill_group_ends_orphans_that_carry_the_run_tag(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    tag = f"test-{os.getpid()}-{id(out)}"
+    with out.open("w") as sink:
+        leader = subprocess.Popen(
+            [sys.executable, "-c", ORPHANER],
+            stdout=sink,
+            start_new_session=True,
+            env={**os.environ, RUN_TAG: tag},
+        )
+    orphan = 0
+    try:
+        await wait_for(lambda: out.read_text().startswith("orphan"))
+        orphan = int(out.read_text().split()[1])
+        assert alive(orphan) and orphan not in escaped_descendants(leader.pid)
+        assert environ_value(orphan, RUN_TAG) == tag and orphan in tagged(tag)
+        await kill_group(leader.pid, grace=2.0)
+        assert leader.wait(timeout=5) is not None
+        await wait_for(lambda: not alive(orphan), timeout=5)
+    finally:
+        _kill(leader.pid, orphan)
+        leader.wait()
+
+
+def test_a_cli_providers_command_carries_a_fresh_run_tag() -> None:
+    from agented_core import Bot, CommandRequest
+    from agented_core.providers import CLIProvider
+
+    class Toy(CLIProvider):
+        name = "toy"
+        executable = "toy"
+
+        def arguments(self, request: CommandRequest) -> list[str]:
+            return []
+
+    request = CommandRequest(
+        bot=Bot(name="b", prompt="p"), prompt="p", context={}, env={}, cwd=None
+    )
+    first, second = Toy().build_command(request), Toy().build_command(request)
+    assert first.env[RUN_TAG] and first.env[RUN_TAG] != second.env[RUN_TAG]

@@ -23,7 +23,17 @@ import anyio
 import clis
 import pytest
 
-from agented_core import Account, Agented, Bot, Config, Event, Execution, ManualTrigger, Status
+from agented_core import (
+    Account,
+    Agented,
+    Bot,
+    ChainEntry,
+    Config,
+    Event,
+    Execution,
+    ManualTrigger,
+    Status,
+)
 from agented_core.config import Settings
 from fakeapi import Error, FakeModelAPI, Reply, Text, Usage, text, tool, unified_limit_headers
 
@@ -270,6 +280,35 @@ async def test_subscription_429_is_a_quota_with_its_reset_time(
     assert done.retry_at == reset_at
     assert [a.error_kind.value for a in done.attempts if a.error_kind] == ["quota"]
     assert not kinds(events, "error") or kinds(events, "error")[0].data["kind"] == "quota"
+
+
+async def test_a_limited_account_then_a_working_one(
+    tmp_path: Path, api: FakeModelAPI, make_bot: Callable[..., Bot]
+) -> None:
+    """Issue 7 with the genuine CLI: a used-up subscription, then the API-key account."""
+    reset = int(time.time()) + 2 * 3600
+
+    def subscription(request: Any) -> bool:
+        return request.headers.get("authorization") == f"Bearer {OAUTH_TOKEN}"
+
+    api.always(Error(429, retry_after=5, headers=unified_limit_headers(reset)), when=subscription)
+    api.always(text("done on the work account"))
+    bot = make_bot(account="subscription", fallback=(ChainEntry("claude", "work"),), max_attempts=3)
+    async with agented(tmp_path, [bot]) as ag:
+        done, events = await run(ag, "claude-bot")
+        cooldown = await ag.store.get_state("cooldown:claude:subscription")
+    assert done.status is Status.SUCCEEDED, done.error
+    assert done.result == "done on the work account"
+    assert [(a.account, a.error_kind.value if a.error_kind else None) for a in done.attempts] == [
+        ("subscription", "quota"),
+        ("work", None),
+    ]
+    reset_at = datetime.fromtimestamp(reset, UTC)
+    assert done.attempts[0].reset_at == reset_at
+    assert cooldown["until"] == reset_at.isoformat()
+    decisions = [e.data["action"] for e in kinds(events, "rate_limit")]
+    assert decisions[-1] == "switch"
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
 
 
 async def test_api_key_429_is_a_rate_limit_then_agented_retries(

@@ -178,3 +178,12 @@ async def test_paused_too_long_is_cancelled(open_agented: OpenAgented) -> None:
         done = await ag.wait(execution.id, timeout=20)
     assert done.status is Status.CANCELLED
     assert "paused for longer" in (done.error or "")
+
+
+async def test_cancel_right_after_run_is_not_lost(open_agented: OpenAgented) -> None:
+    async with open_agented([shell_bot("s", "sleep", "30")]) as ag:
+        execution = await ag.run("s")
+        await ag.cancel(execution.id)  # before the run's task has even started
+        done = await ag.wait(execution.id, timeout=20)
+    assert done.status is Status.CANCELLED
+    assert done.started_at is None

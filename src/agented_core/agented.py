@@ -192,14 +192,18 @@ class Agented:
         self._accepting = False
         with anyio.move_on_after(self.shutdown_grace):
             for execution_id in list(self._done):
-                await self._done[execution_id].wait()
+                done = self._done.get(execution_id)
+                if done is not None:
+                    await done.wait()
         for run in list(self.executor.runs.values()):
             run.stop(StopReason.SHUTDOWN)
         for scope in list(self._scopes.values()):
             scope.cancel()
         with anyio.move_on_after(self.config.settings.kill_grace + 10):
             for execution_id in list(self._done):
-                await self._done[execution_id].wait()
+                done = self._done.get(execution_id)
+                if done is not None:
+                    await done.wait()
         for execution in list(self._active.values()):
             if not execution.status.terminal:
                 await self.executor.set_status(
@@ -289,12 +293,18 @@ class Agented:
         self._active[execution.id] = execution
         self._done[execution.id] = anyio.Event()
         await self.executor.set_status(execution, Status.QUEUED)
-        self._tg.start_soon(self._drive, execution, bot)
+        self._start(execution, bot)
         return execution
 
+    def _start(self, execution: Execution, bot: Bot) -> None:
+        """Drive the execution in the background; its cancel scope exists from now on, so a
+        cancel that comes before the task runs is not lost."""
+        assert self._tg is not None
+        self._scopes[execution.id] = anyio.CancelScope()
+        self._tg.start_soon(self._drive, execution, bot)
+
     async def _drive(self, execution: Execution, bot: Bot) -> None:
-        scope = anyio.CancelScope()
-        self._scopes[execution.id] = scope
+        scope = self._scopes[execution.id]
         try:
             with scope:
                 context = {**execution.context, **base_context(bot, execution, self.clock())}
@@ -511,7 +521,7 @@ class Agented:
             await self.executor.set_status(
                 execution, Status.QUEUED, reason="the wait is over: retrying"
             )
-            self._tg.start_soon(self._drive, execution, bot)
+            self._start(execution, bot)
             woken.append(execution.id)
         return woken
 

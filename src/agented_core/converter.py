@@ -7,6 +7,7 @@ carry a ``type`` tag (``github``, ``schedule``, ``manual``, ``webhook``).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -39,10 +40,27 @@ def _structure_datetime(value: Any, _: type) -> datetime:
     return parsed
 
 
+_JSON_MAPPINGS = (Mapping[str, Any], dict[str, Any])
+
+
+def _is_json_mapping(cls: Any) -> bool:
+    return cls in _JSON_MAPPINGS
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a mapping, got {type(value).__name__}")
+    return dict(value)
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True)
     conv.register_unstructure_hook(datetime, _unstructure_datetime)
     conv.register_structure_hook(datetime, _structure_datetime)
+    # free-form JSON (trigger contexts, webhook payloads, event data) passes through as it is:
+    # walking it value by value is the largest cost of saving a webhook's execution
+    conv.register_unstructure_hook_func(_is_json_mapping, _as_dict)
+    conv.register_structure_hook_func(_is_json_mapping, lambda value, _: _as_dict(value))
     configure_tagged_union(
         Trigger,
         conv,

@@ -1,0 +1,104 @@
+"""``create_app``: the Starlette sub-app over an open :class:`~agented_core.Agented`.
+
+Routes, middleware and error handlers, readable top to bottom::
+
+    async with Agented.open(config="agented.toml", schedules=True) as ag:
+        app = create_app(ag)            # mount it anywhere: Mount("/agented", app)
+
+The app holds no state of its own beyond short-lived stream bookkeeping; the Agented (opened and
+closed by the host) owns runs, events and the store.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+
+from agented_core import Agented, AgentedError
+
+from . import bots, executions, health, openapi, sse, webhooks
+from .auth import AuthMiddleware, KeyRing, keys_from_env
+from .context import Context
+from .errors import (
+    ApiError,
+    NoApiKeyError,
+    on_agented_error,
+    on_api_error,
+    on_http_exception,
+    on_unexpected,
+)
+from .fanout import Fanout
+from .settings import Settings
+from .tokens import StreamTokens
+
+
+def create_app(agented: Agented, settings: Settings | None = None) -> Starlette:
+    """The HTTP sub-app (REST, webhooks, SSE) over ``agented``, mountable under any prefix.
+
+    Raises :class:`NoApiKeyError` when no API key is configured (``settings.api_keys``, else the
+    environment variable ``[http] api_keys_env`` names) unless ``settings.unauthenticated``.
+    """
+    settings = settings or Settings()
+    http = agented.config.http
+    keys = settings.api_keys if settings.api_keys is not None else keys_from_env(http.api_keys_env)
+    keys = tuple(k for k in keys if k)
+    if not keys and not settings.unauthenticated:
+        raise NoApiKeyError(
+            f"no API key: set {http.api_keys_env} (comma-separated keys) in the environment, "
+            "or opt into the unauthenticated development mode"
+        )
+    tokens = (
+        StreamTokens(settings.token_secret, settings.stream_token_ttl)
+        if settings.token_secret
+        else StreamTokens.for_keys(keys, settings.stream_token_ttl)
+    )
+    ctx = Context(
+        agented=agented,
+        settings=settings,
+        tokens=tokens,
+        max_body_bytes=settings.max_body_bytes or http.max_body_bytes,
+        fanout=Fanout(agented, sse.encode),
+    )
+    routes = [
+        *health.routes(ctx),
+        *bots.routes(ctx),
+        *sse.routes(ctx),
+        *executions.routes(ctx),
+        *webhooks.routes(ctx),
+        *openapi.routes(ctx),
+    ]
+    origins = settings.cors_origins if settings.cors_origins is not None else http.cors_origins
+    middleware = []
+    if origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "X-API-Key", "Content-Type", "Last-Event-ID"],
+                expose_headers=["Location"],
+                max_age=600,
+            )
+        )
+    middleware.append(
+        Middleware(
+            AuthMiddleware,
+            keys=KeyRing(keys),
+            tokens=tokens,
+            unauthenticated=settings.unauthenticated,
+        )
+    )
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={
+            AgentedError: on_agented_error,
+            ApiError: on_api_error,
+            HTTPException: on_http_exception,
+            Exception: on_unexpected,
+        },
+    )
+    app.state.agented_http = ctx
+    return app

@@ -1,0 +1,165 @@
+"""The one auth middleware in front of every route.
+
+A request passes with an API key (``X-API-Key: KEY`` or ``Authorization: Bearer KEY``, compared in
+constant time against every configured key), or when it is on the allowlist DESIGN gives
+(``GET /health``, ``GET /health/ready``, ``POST /webhooks/github``, ``POST /webhooks/{source}``:
+the webhooks check their own signatures), or, on the SSE route only, with a stream token for
+that execution (``?token=``). Everything else, unknown paths included, answers 401.
+
+In the unauthenticated development mode every route is open, to loopback clients only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .errors import UNAUTHORIZED
+from .tokens import StreamTokens
+
+AUTH_SCOPE_KEY = "agented.auth"
+"""Where the middleware notes how a request got in: ``key``, ``token``, ``public`` or ``open``."""
+
+_PUBLIC: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
+    (frozenset({"GET", "HEAD"}), re.compile(r"/health")),
+    (frozenset({"GET", "HEAD"}), re.compile(r"/health/ready")),
+    (frozenset({"POST"}), re.compile(r"/webhooks/[^/]+")),
+)
+_SSE = re.compile(r"/executions/(?P<id>[^/]+)/events")
+
+
+def keys_from_env(name: str, env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The comma-separated API keys in environment variable ``name`` (blank ones ignored)."""
+    value = (os.environ if env is None else env).get(name, "")
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def route_path(scope: Scope) -> str:
+    """The request's path inside the app, whatever prefix it is mounted under."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :] or "/"
+    return path
+
+
+def is_public(method: str, path: str) -> bool:
+    """True for the routes that go without a key."""
+    return any(method in methods and rx.fullmatch(path) for methods, rx in _PUBLIC)
+
+
+class KeyRing:
+    """API keys, compared in constant time (digests of equal length, every key compared)."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self._digests = [hashlib.sha256(k.encode()).digest() for k in keys if k]
+
+    def __len__(self) -> int:
+        return len(self._digests)
+
+    def check(self, candidate: str) -> bool:
+        """True when ``candidate`` is one of the keys."""
+        digest = hashlib.sha256(candidate.encode()).digest()
+        found = False
+        for known in self._digests:
+            found |= hmac.compare_digest(digest, known)
+        return found
+
+
+def _credential(scope: Scope) -> str | None:
+    api_key: str | None = None
+    bearer: str | None = None
+    for name, value in scope.get("headers", ()):
+        if name == b"x-api-key":
+            api_key = value.decode("latin-1").strip()
+        elif name == b"authorization":
+            scheme, _, rest = value.decode("latin-1").strip().partition(" ")
+            if scheme.lower() == "bearer":
+                bearer = rest.strip()
+    return api_key or bearer
+
+
+def _is_loopback(scope: Scope) -> bool:
+    client = scope.get("client")
+    if not client:
+        return True  # a unix socket or an in-process call
+    try:
+        return ipaddress.ip_address(client[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class AuthMiddleware:
+    """Pure ASGI middleware: lets a request through or answers 401 itself."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        keys: KeyRing,
+        tokens: StreamTokens,
+        unauthenticated: bool = False,
+    ) -> None:
+        self.app = app
+        self.keys = keys
+        self.tokens = tokens
+        self.unauthenticated = unauthenticated
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        how, why = self._admit(scope)
+        if how is None:
+            await _deny(send, why)
+            return
+        scope[AUTH_SCOPE_KEY] = how
+        await self.app(scope, receive, send)
+
+    def _admit(self, scope: Scope) -> tuple[str | None, str]:
+        if self.unauthenticated:
+            if _is_loopback(scope):
+                return "open", ""
+            return None, "the unauthenticated development mode serves loopback clients only"
+        credential = _credential(scope)
+        if credential and self.keys.check(credential):
+            return "key", ""
+        path = route_path(scope)
+        method: str = scope["method"]
+        if is_public(method, path):
+            return "public", ""  # a webhook may carry a sender's own Authorization header
+        if credential:
+            return None, "the API key is not valid"
+        sse = _SSE.fullmatch(path) if method in ("GET", "HEAD") else None
+        if sse is not None:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            token = (query.get("token") or [""])[-1]
+            if token:
+                if self.tokens.check(token, sse.group("id")):
+                    return "token", ""
+                return None, "the stream token is not valid for this execution, or has expired"
+        return None, "an API key is needed (X-API-Key or Authorization: Bearer)"
+
+
+async def _deny(send: Send, message: str) -> None:
+    body = json.dumps({"error": UNAUTHORIZED, "message": message}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"www-authenticate", b'Bearer realm="agented"'),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

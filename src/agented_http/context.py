@@ -1,0 +1,42 @@
+"""What every route of one app shares: the Agented, resolved settings, tokens, open streams."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from attrs import define
+from starlette.requests import Request
+
+from agented_core import Agented
+
+from .settings import Settings
+from .tokens import StreamTokens
+
+if TYPE_CHECKING:
+    from .fanout import Fanout
+
+
+@define
+class Context:
+    """The state of one app built by :func:`agented_http.create_app`."""
+
+    agented: Agented
+    settings: Settings
+    tokens: StreamTokens
+    max_body_bytes: int
+    fanout: Fanout
+    streams: int = 0
+    """SSE and NDJSON streams open now."""
+
+    def url(self, request: Request, path: str) -> str:
+        """``path`` (starting with ``/``) as an absolute path under the app's mount point."""
+        return f"{request.scope.get('root_path', '')}{path}"
+
+
+async def close(iterator: Any) -> None:
+    """Close an async generator now (shielded: also while the stream is being cancelled)."""
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        with anyio.CancelScope(shield=True):
+            await aclose()

@@ -1,0 +1,125 @@
+"""Executions: list, show, control (cancel, pause, resume, rerun), stream tokens, NDJSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from agented_core import Execution, Status, to_data
+
+from .bodies import bool_param, int_param
+from .bots import accepted
+from .context import Context, close
+from .errors import bad_request
+from .shapes import event_data, execution_data, execution_summary
+
+NDJSON = "application/x-ndjson"
+PAGE = 1000
+MAX_LIMIT = 500
+
+
+def _statuses(request: Request) -> list[Status]:
+    names = [
+        part.strip()
+        for value in request.query_params.getlist("status")
+        for part in value.split(",")
+        if part.strip()
+    ]
+    try:
+        return [Status(name) for name in names]
+    except ValueError:
+        known = ", ".join(s.value for s in Status)
+        raise bad_request(f"unknown status in {names}; known: {known}") from None
+
+
+def _ndjson_line(data: object) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def routes(ctx: Context) -> list[Route]:
+    """The execution routes (the SSE route lives in :mod:`agented_http.sse`)."""
+    ag = ctx.agented
+
+    async def list_executions(request: Request) -> Response:
+        limit = int_param(request, "limit", 50, minimum=1, maximum=MAX_LIMIT)
+        bot = request.query_params.get("bot") or None
+        cursor = request.query_params.get("cursor") or None
+        items, next_cursor = await ag.list(
+            bot=bot, status=_statuses(request), limit=limit, cursor=cursor
+        )
+        return JSONResponse(
+            {"items": [execution_summary(e) for e in items], "next_cursor": next_cursor}
+        )
+
+    async def get_execution(request: Request) -> Response:
+        return JSONResponse(execution_data(await ag.get(request.path_params["id"])))
+
+    Endpoint = Callable[[Request], Awaitable[Response]]
+
+    def control(action: Callable[[str], Awaitable[Execution]]) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            return JSONResponse(execution_data(await action(request.path_params["id"])))
+
+        return endpoint
+
+    async def rerun(request: Request) -> Response:
+        execution = await ag.rerun(request.path_params["id"])
+        return accepted(ctx, request, execution)
+
+    async def stream_token(request: Request) -> Response:
+        execution = await ag.get(request.path_params["id"])
+        issued = ctx.tokens.issue(execution.id)
+        events = ctx.url(request, f"/executions/{execution.id}/events")
+        return JSONResponse(
+            {
+                "token": issued.token,
+                "expires_at": to_data(issued.expires_at),
+                "url": f"{events}?token={issued.token}",
+            }
+        )
+
+    async def ndjson(request: Request) -> Response:
+        execution_id = request.path_params["id"]
+        after = int_param(request, "after", 0)
+        follow = bool_param(request, "follow")
+        execution = await ag.get(execution_id)  # 404 before the stream starts
+
+        async def snapshot() -> AsyncIterator[bytes]:
+            # a running execution: what is stored now (the last few ms may still be in flight)
+            last = after
+            while True:
+                page = await ag.store.read_events(execution_id, after=last, limit=PAGE)
+                for event in page:
+                    yield _ndjson_line(event_data(event))
+                    last = event.seq
+                if len(page) < PAGE:
+                    return
+
+        async def followed() -> AsyncIterator[bytes]:
+            ctx.streams += 1
+            events = ag.events(execution_id, after)
+            try:
+                async for event in events:
+                    yield _ndjson_line(event_data(event))
+            finally:
+                ctx.streams -= 1
+                await close(events)
+
+        # a finished execution's stream ends by itself, and includes events not yet written
+        body = followed() if follow or execution.status.terminal else snapshot()
+        return StreamingResponse(body, media_type=NDJSON, headers={"X-Accel-Buffering": "no"})
+
+    return [
+        Route("/executions", list_executions, methods=["GET"], name="executions"),
+        Route("/executions/{id}", get_execution, methods=["GET"], name="execution"),
+        Route("/executions/{id}/cancel", control(ag.cancel), methods=["POST"], name="cancel"),
+        Route("/executions/{id}/pause", control(ag.pause), methods=["POST"], name="pause"),
+        Route("/executions/{id}/resume", control(ag.resume), methods=["POST"], name="resume"),
+        Route("/executions/{id}/rerun", rerun, methods=["POST"], name="rerun"),
+        Route("/executions/{id}/stream-token", stream_token, methods=["POST"], name="stream_token"),
+        Route("/executions/{id}/events.ndjson", ndjson, methods=["GET"], name="events_ndjson"),
+    ]

@@ -1,0 +1,46 @@
+"""``GET /health`` (liveness) and ``GET /health/ready`` (readiness: the store answers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from agented_core import __version__
+
+from .auth import AUTH_SCOPE_KEY
+from .context import Context
+
+READY_TIMEOUT = 5.0
+
+
+def routes(ctx: Context) -> list[Route]:
+    """The health routes."""
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def ready(request: Request) -> Response:
+        problem: str | None = None
+        try:
+            with anyio.fail_after(READY_TIMEOUT):
+                await ctx.agented.ready()
+        except TimeoutError:
+            problem = f"the store did not answer within {READY_TIMEOUT:g} s"
+        except Exception as exc:
+            problem = f"the store cannot be reached: {exc}"
+        body: dict[str, Any] = {"status": "unavailable" if problem else "ready"}
+        if request.scope.get(AUTH_SCOPE_KEY) in ("key", "open"):
+            body["checks"] = {"store": problem or "ok"}
+            body["streams"] = ctx.streams
+            body.update(ctx.fanout.stats())
+            body["version"] = __version__
+        return JSONResponse(body, status_code=503 if problem else 200)
+
+    return [
+        Route("/health", health, methods=["GET"], name="health"),
+        Route("/health/ready", ready, methods=["GET"], name="ready"),
+    ]

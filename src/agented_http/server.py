@@ -1,0 +1,235 @@
+"""The reference server that ``agented serve`` runs.
+
+A host Starlette app with a small index page at ``/`` and the agented sub-app mounted at
+``/agented``. Its lifespan opens :class:`~agented_core.Agented` with ``schedules=True`` (cron
+triggers fire in the server) and leaves it gracefully on shutdown: no new runs, running ones get
+``shutdown_grace`` to finish, then end as ``interrupted``. :func:`serve` runs it on uvicorn with
+one worker (several would need a shared event log, which a later backend provides).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+import socket
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, TextIO
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from agented_core import Agented, Config, ManualTrigger, __version__, load_config
+
+from .app import create_app
+from .auth import keys_from_env
+from .errors import NoApiKeyError, on_http_exception
+from .settings import Settings
+
+log = logging.getLogger("agented.http")
+
+MOUNT = "/agented"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+LOOPBACK_NAMES = ("localhost",)
+
+
+class _Slot:
+    """The mount point's app: the sub-app once the lifespan has opened agented, else 503."""
+
+    def __init__(self) -> None:
+        self.app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is None:
+            response = JSONResponse(
+                {"error": "unavailable", "message": "agented is starting or stopping"},
+                status_code=503,
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def index_page(api_path: str) -> str:
+    """The index page's HTML, calling the API at ``api_path``."""
+    html = files("agented_http").joinpath("index.html").read_text(encoding="utf-8")
+    return html.replace("__API__", api_path)
+
+
+def create_server(
+    config: Config | str | Path,
+    settings: Settings | None = None,
+    *,
+    on_ready: Callable[[Agented], None] | None = None,
+    **agented_options: Any,
+) -> Starlette:
+    """The reference server's host app: the index page at ``/``, the API at ``/agented``.
+
+    Its lifespan opens agented on ``config`` with ``schedules=True`` and closes it gracefully;
+    ``agented_options`` go to :meth:`Agented.open`. ``on_ready`` is called once it serves.
+    """
+    slot = _Slot()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with Agented.open(config=config, schedules=True, **agented_options) as ag:
+            slot.app = create_app(ag, settings)
+            if on_ready is not None:
+                on_ready(ag)
+            try:
+                yield
+            finally:
+                slot.app = None
+                ag.stop_accepting()
+
+    async def index(request: Request) -> Response:
+        return HTMLResponse(index_page(f"{request.scope.get('root_path', '')}{MOUNT}"))
+
+    return Starlette(
+        routes=[Route("/", index, methods=["GET"]), Mount(MOUNT, app=slot)],
+        lifespan=lifespan,
+        exception_handlers={HTTPException: on_http_exception},
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def banner(ag: Agented, base: str, *, dev: bool) -> str:
+    """What the server prints once it serves: where to open it and how to call it."""
+    config = ag.config
+    api = f"{base}{MOUNT}"
+    lines = [
+        f"agented {__version__} serving {len(ag.bots)} bot(s) from {config.path or 'code'}",
+        f"  open      {base}/",
+        f"  API       {api}/   (schema: {api}/openapi.json, docs/http-api.md)",
+    ]
+    manual = [
+        bot for bot in ag.bots.values() if any(isinstance(t, ManualTrigger) for t in bot.triggers)
+    ]
+    key_header = "" if dev else f'-H "X-API-Key: ${config.http.api_keys_env}" '
+    if manual:
+        bot = manual[0]
+        params = ", ".join(f'"{p}": "world"' for p in bot.manual_params)
+        lines.append(
+            f"  try       curl {key_header}-H 'Content-Type: application/json' "
+            f"-d '{{\"params\": {{{params}}}}}' {api}/bots/{bot.name}/runs"
+        )
+        lines.append(f"            curl -N {key_header}{api}/executions/<execution_id>/events")
+    secrets_env = config.github.webhook_secrets_env
+    state = "set" if keys_from_env(secrets_env) else "NOT SET: GitHub deliveries are refused"
+    lines.append(f"  webhooks  POST {api}/webhooks/github   (secrets: {secrets_env}, {state})")
+    store = config.settings.database
+    if store.startswith("sqlite:///") and not store.startswith(("sqlite:////", "sqlite:///:")):
+        store += f"   (in {config.base_dir})"
+    lines.append(f"  store     {store}")
+    lines.append(
+        "  one worker; Ctrl-C stops it (running executions get "
+        f"{config.settings.shutdown_grace:g} s to finish)"
+    )
+    return "\n".join(lines)
+
+
+DEV_WARNING = """\
+!!! WARNING: UNAUTHENTICATED DEVELOPMENT MODE (--dev) !!!
+!!! Every route is open, without any key, to every process and user on this machine.
+!!! Bound to 127.0.0.1 only. Never use --dev on a shared machine or in production."""
+
+
+def serve(
+    config: Config | str | Path,
+    *,
+    host: str | None = None,
+    port: int = DEFAULT_PORT,
+    dev: bool = False,
+    settings: Settings | None = None,
+    out: TextIO | None = None,
+    log_level: str = "info",
+) -> int:
+    """Run the reference server on uvicorn (one worker) until SIGINT / SIGTERM; the exit code.
+
+    Without an API key in the configured environment variable it refuses to start, unless
+    ``dev``: no auth, bound to 127.0.0.1 only, with a loud warning. Raises
+    :class:`~agented_http.NoApiKeyError` or ``ValueError`` for a refused start.
+    """
+    import uvicorn
+
+    out = out or sys.stdout
+    cfg = config if isinstance(config, Config) else load_config(config)
+    keys = keys_from_env(cfg.http.api_keys_env)
+    if dev:
+        if host is not None and not is_loopback(host):
+            raise ValueError(f"--dev binds to 127.0.0.1 only; refusing --host {host}")
+        host = host or DEFAULT_HOST
+        settings = settings or Settings(unauthenticated=True)
+        print(DEV_WARNING, file=sys.stderr, flush=True)
+    elif not keys and (settings is None or not settings.api_keys):
+        raise NoApiKeyError(
+            f"no API key: set {cfg.http.api_keys_env} to one or more comma-separated keys, "
+            "e.g. AGENTED_API_KEYS=$(python3 -c 'import secrets; print(secrets.token_urlsafe())'),"
+            " or use --dev for an unauthenticated server on 127.0.0.1"
+        )
+    host = host or DEFAULT_HOST
+    sock = _bind(host, port)
+    base = _url(host, sock.getsockname()[1])
+
+    def ready(ag: Agented) -> None:
+        print(banner(ag, base, dev=dev), file=out, flush=True)
+
+    app = create_server(cfg, settings, on_ready=ready)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            lifespan="on",
+            log_level=log_level,
+            timeout_graceful_shutdown=5,
+            workers=1,
+        )
+    )
+    # uvicorn re-raises the signal that stopped it once it has shut down gracefully; a quiet
+    # SIGTERM handler makes that a clean exit (0) instead of death by signal
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: None) if main_thread else None
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+        sock.close()
+    return 0 if server.started else 1

@@ -1,0 +1,219 @@
+"""``agented serve``: the reference server as a real process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agented_core.cli import run_cli
+from conftest import FAKE_CLI
+
+AGENTED = str(Path(sys.executable).parent / "agented")
+EXAMPLE = Path(__file__).parent.parent / "examples" / "agented.toml"
+KEY = "serve-test-key"
+AUTH = {"X-API-Key": KEY}
+
+
+def env(**extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if k not in ("AGENTED_API_KEYS",)}
+    return {**base, **extra}
+
+
+class Served:
+    def __init__(self, process: subprocess.Popen[str], url: str = "") -> None:
+        self.process = process
+        self.url = url
+        self.stderr = ""
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def read_until(self, pattern: str, timeout: float) -> re.Match[str]:
+        """Read stdout lines until one matches ``pattern``."""
+        deadline = time.monotonic() + timeout
+        seen: list[str] = []
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            seen.append(line)
+            found = re.search(pattern, line)
+            if found:
+                return found
+        raise AssertionError(f"no line matching {pattern!r} in {seen!r}")
+
+
+@contextmanager
+def serve(config: Path, *args: str, cwd: Path, **extra_env: str) -> Iterator[Served]:
+    with tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(
+            [AGENTED, "serve", "--config", str(config), "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            cwd=cwd,
+            env=env(**extra_env),
+        )
+        served = Served(process)
+        try:
+            found = served.read_until(r"open\s+(http://127\.0\.0\.1:\d+)/", timeout=30)
+            served.url = found.group(1)
+            yield served
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            err.seek(0)
+            served.stderr = err.read()
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    """The README's example config, copied away from the repo (its database lands beside it)."""
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    shutil.copy(EXAMPLE, folder / "agented.toml")
+    (tmp_path / "elsewhere").mkdir()
+    return folder / "agented.toml"
+
+
+def test_serve_refuses_to_start_without_a_key(example: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [AGENTED, "serve", "--config", str(example)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env(),
+    )
+    assert result.returncode == 2
+    assert "AGENTED_API_KEYS" in result.stderr and "--dev" in result.stderr
+    assert not (example.parent / "agented.db").exists()  # nothing was opened
+    loud = subprocess.run(
+        [AGENTED, "serve", "--config", str(example), "--dev", "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env(),
+    )
+    assert loud.returncode == 2 and "127.0.0.1" in loud.stderr
+
+
+def test_serve_runs_the_example_from_any_directory(example: Path, tmp_path: Path) -> None:
+    keys = f"old-key,{KEY}"
+    with (
+        serve(example, cwd=tmp_path / "elsewhere", AGENTED_API_KEYS=keys) as served,
+        httpx.Client(base_url=served.url, timeout=20) as client,
+    ):
+        page = client.get("/")
+        assert page.status_code == 200 and 'const API = "/agented"' in page.text
+        assert client.get("/agented/health").json() == {"status": "ok"}
+        assert client.get("/agented/bots").status_code == 401
+        started = client.post(
+            "/agented/bots/hello/runs", json={"params": {"message": "serve"}}, headers=AUTH
+        )
+        assert started.status_code == 202
+        events_url = started.json()["events_url"]
+        with client.stream("GET", events_url, headers=AUTH) as stream:
+            data = [
+                json.loads(line[6:]) for line in stream.iter_lines() if line.startswith("data: ")
+            ]
+    assert [e["text"] for e in data] == ["queued", "running", "hello serve", "succeeded"]
+    assert (example.parent / "agented.db").exists()  # beside the config, not in the cwd
+    assert not (tmp_path / "elsewhere" / "agented.db").exists()
+    assert served.process.returncode == 0
+    assert "Application shutdown complete" in served.stderr
+
+
+def test_shutdown_interrupts_running_executions_gracefully(tmp_path: Path) -> None:
+    config = tmp_path / "agented.toml"
+    config.write_text(
+        f"""
+[agented]
+database = "sqlite:///agented.db"
+shutdown_grace = "0.5s"
+kill_grace = "1s"
+
+[bots.sleeper]
+command = ["{FAKE_CLI}", "sleep", "60"]
+on = [{{ manual = true }}]
+"""
+    )
+    with serve(config, cwd=tmp_path, AGENTED_API_KEYS=KEY) as served:
+        with httpx.Client(base_url=served.url, timeout=20) as client:
+            execution_id = client.post("/agented/bots/sleeper/runs", headers=AUTH).json()[
+                "execution_id"
+            ]
+            with client.stream(
+                "GET", f"/agented/executions/{execution_id}/events", headers=AUTH
+            ) as stream:
+                for line in stream.iter_lines():
+                    if '"text":"started"' in line:
+                        break
+        started = time.monotonic()
+        served.process.send_signal(signal.SIGTERM)
+        served.process.wait(timeout=30)
+    assert time.monotonic() - started < 15
+    shown = subprocess.run(
+        [sys.executable, "-c", _SHOW, str(config), execution_id],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.stdout.strip() == "interrupted", shown.stderr
+
+
+_SHOW = """
+import sys, anyio
+from agented_core import Agented
+async def main():
+    async with Agented.open(config=sys.argv[1], entry_points=False) as ag:
+        print((await ag.get(sys.argv[2])).status.value)
+anyio.run(main)
+"""
+
+
+def test_dev_mode_needs_no_key_and_warns(example: Path, tmp_path: Path) -> None:
+    with (
+        serve(example, "--dev", cwd=tmp_path) as served,
+        httpx.Client(base_url=served.url, timeout=20) as client,
+    ):
+        bots = client.get("/agented/bots")
+    assert bots.status_code == 200
+    assert [b["name"] for b in bots.json()["items"]] == ["count", "hello"]
+    assert "UNAUTHENTICATED DEVELOPMENT MODE" in served.stderr
+
+
+def test_serve_without_the_http_extra_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "agented_http", None)
+    code = run_cli(["serve", "--config", str(EXAMPLE)])
+    assert code == 2
+    assert "pip install 'agented[http]'" in capsys.readouterr().err

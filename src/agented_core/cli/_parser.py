@@ -1,0 +1,104 @@
+"""The command line's grammar (argparse)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..config import DEFAULT_CONFIG
+from ..models import Status
+
+
+def _config(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        "-c",
+        default=DEFAULT_CONFIG,
+        metavar="F",
+        help=f"config file (default: ./{DEFAULT_CONFIG})",
+    )
+
+
+def _source(p: argparse.ArgumentParser) -> None:
+    _config(p)
+    p.add_argument(
+        "--url",
+        metavar="URL",
+        help="talk to a server instead of the local store, e.g. http://127.0.0.1:8000/agented "
+        "(the key comes from AGENTED_API_KEY)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every ``agented`` command."""
+    parser = argparse.ArgumentParser(prog="agented", description="Run AI coding agents as bots.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    run = sub.add_parser("run", help="run a bot in the foreground, showing its events live")
+    run.add_argument("bot", metavar="BOT")
+    _config(run)
+    run.add_argument(
+        "--param", "-p", action="append", default=[], metavar="K=V", help="a parameter (repeat)"
+    )
+    run.add_argument("--payload", metavar="FILE", help="a GitHub webhook payload (JSON) to run on")
+    run.add_argument("--event", metavar="NAME", help="the X-GitHub-Event of --payload")
+    view = run.add_mutually_exclusive_group()
+    view.add_argument("--json", action="store_true", help="print each event as a JSON line")
+    view.add_argument(
+        "--plain", action="store_true", help="plain 'seq kind text' lines even on a terminal"
+    )
+
+    serve = sub.add_parser("serve", help="the reference HTTP server (uvicorn, one worker)")
+    _config(serve)
+    serve.add_argument("--host", default="127.0.0.1", metavar="H", help="default: 127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000, metavar="P", help="default: 8000")
+    serve.add_argument(
+        "--dev",
+        action="store_true",
+        help="no API key: unauthenticated, 127.0.0.1 only (development)",
+    )
+
+    check = sub.add_parser("check", help="validate the configuration; run nothing")
+    _config(check)
+
+    webhook = sub.add_parser("webhook", help="webhook tools")
+    webhook_sub = webhook.add_subparsers(dest="webhook_command", metavar="SUBCOMMAND")
+    webhook_sub.required = True
+    test = webhook_sub.add_parser(
+        "test", help="dry run: which bots a GitHub delivery would start, with their prompts"
+    )
+    test.add_argument("file", metavar="FILE", help="the delivery's JSON payload")
+    test.add_argument("--event", required=True, metavar="NAME", help="its X-GitHub-Event")
+    _config(test)
+    test.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    executions = sub.add_parser("executions", help="recent executions, newest first")
+    _source(executions)
+    executions.add_argument("--bot", metavar="NAME")
+    executions.add_argument("--status", choices=[s.value for s in Status], metavar="STATUS")
+    executions.add_argument("--limit", type=int, default=20, metavar="N", help="default: 20")
+    executions.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    show = sub.add_parser("show", help="one execution, with its attempts")
+    show.add_argument("id", metavar="ID")
+    _source(show)
+    show.add_argument("--json", action="store_true", help="the execution as JSON")
+
+    logs = sub.add_parser("logs", help="an execution's events")
+    logs.add_argument("id", metavar="ID")
+    _source(logs)
+    logs.add_argument("--follow", "-f", action="store_true", help="keep following until it ends")
+    logs.add_argument("--json", action="store_true", help="one JSON object per event")
+
+    cancel = sub.add_parser("cancel", help="cancel a queued, running, paused or waiting run")
+    cancel.add_argument("id", metavar="ID")
+    _source(cancel)
+
+    prune = sub.add_parser("prune", help="delete what retention_days no longer keeps")
+    _config(prune)
+    prune.add_argument(
+        "--older-than", type=int, metavar="DAYS", help="override retention_days for this run"
+    )
+
+    sub.add_parser("version", help="versions of agented and of every plugin found")
+    return parser

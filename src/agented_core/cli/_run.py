@@ -1,0 +1,116 @@
+"""``agented run``: one run in the foreground, its events shown live; Ctrl-C cancels it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import anyio
+
+from ..agented import Agented
+from ..config import Config, load_config
+from ..errors import AgentedError
+from ..models import Status, TriggerKind
+from ..render import PlainRenderer, TerminalRenderer
+
+
+def parse_params(pairs: Sequence[str]) -> dict[str, str]:
+    """``KEY=VALUE`` pairs as a mapping."""
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise AgentedError(f"--param takes KEY=VALUE, got {pair!r}")
+        params[key] = value
+    return params
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO, exit_code: Callable[[Status], int]) -> int:
+    """Check everything first (nothing is written on a mistake), then run."""
+    config = load_config(args.config)
+    params = parse_params(args.param)
+    bot = config.bots.get(args.bot)
+    if bot is None:
+        known = ", ".join(sorted(config.bots)) or "none"
+        raise AgentedError(f"no bot named {args.bot!r} in {config.path} (bots: {known})")
+    unknown = sorted(set(params) - set(bot.manual_params))
+    if unknown:
+        declared = ", ".join(bot.manual_params) or "none"
+        raise AgentedError(
+            f"bot {args.bot!r} does not declare parameter(s) {', '.join(unknown)} "
+            f"(declared: {declared})"
+        )
+    context: dict[str, Any] = {}
+    trigger = TriggerKind.MANUAL
+    if args.payload or args.event:
+        if not (args.payload and args.event):
+            raise AgentedError("--payload and --event go together")
+        from ..github import build_context
+
+        try:
+            payload = json.loads(Path(args.payload).read_text())
+        except (OSError, ValueError) as exc:
+            raise AgentedError(f"cannot read payload {args.payload}: {exc}") from None
+        context = build_context(args.event, payload, None)
+        trigger = TriggerKind.GITHUB
+    live = not (args.json or args.plain) and out.isatty()
+    renderer: PlainRenderer | TerminalRenderer = (
+        TerminalRenderer(out) if live else PlainRenderer(out, as_json=args.json)
+    )
+    status = anyio.run(_run, config, args.bot, params, context, trigger, renderer)
+    return exit_code(status)
+
+
+async def _run(
+    config: Config,
+    bot: str,
+    params: dict[str, str],
+    context: dict[str, Any],
+    trigger: TriggerKind,
+    renderer: PlainRenderer | TerminalRenderer,
+) -> Status:
+    async with Agented.open(config=config, wake=False) as ag:
+        execution = await ag.run(bot, params, trigger=trigger, context=context)
+        async with anyio.create_task_group() as tg:
+
+            async def on_signals() -> None:
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    count = 0
+                    async for _ in signals:
+                        count += 1
+                        if count > 1:
+                            tg.cancel_scope.cancel()
+                            return
+                        print("\ncancelling (Ctrl-C again to stop waiting) ...", file=sys.stderr)
+                        try:
+                            await ag.cancel(execution.id)
+                        except AgentedError:
+                            pass
+
+            async def ticker() -> None:
+                while True:
+                    await anyio.sleep(1)
+                    renderer.tick()
+
+            tg.start_soon(on_signals)
+            tg.start_soon(ticker)
+            try:
+                async for event in ag.events(execution.id):
+                    renderer.event(event)
+            finally:
+                renderer.close()
+            tg.cancel_scope.cancel()
+        final = await ag.get(execution.id)
+    if isinstance(renderer, PlainRenderer) and not renderer.as_json:
+        print(summary(final.status.value, final.error), file=sys.stderr)
+    return final.status
+
+
+def summary(status: str, error: str | None) -> str:
+    """The last line of ``agented run``."""
+    return f"{status}: {error}" if error and status != "succeeded" else status

@@ -47,3 +47,10 @@ def typecheck(session: nox.Session) -> None:
     session.install(*INSTALL)
     session.run("mypy")
     session.run("mypy", *PLUGIN_PACKAGES)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The docs site, strict: a broken link or a page missing from the nav fails the build."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site")

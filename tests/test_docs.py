@@ -30,3 +30,26 @@ def test_configuration_reference_matches_the_code() -> None:
     assert set(documented) == set(SCHEMA)
     for table, keys in SCHEMA.items():
         assert documented[table] == set(keys), table
+
+
+def test_http_api_page_lists_every_route_of_the_schema() -> None:
+    """docs/http-api.md documents every (method, path) of the OpenAPI schema, and no others."""
+    from agented_http.openapi import document
+
+    schema = document("agented", "/agented")
+    documented: set[tuple[str, str]] = set()
+    for line in (DOCS / "http-api.md").read_text().splitlines():
+        row = re.match(r"^\| `([A-Z]+) ([^`?]+)[^`]*`(?: · (.*?))? \|", line)
+        if not row:
+            continue
+        method, path = row.group(1), row.group(2)
+        documented.add((method, path))
+        for extra in re.findall(r"`(/[a-z-]+)`", row.group(3) or ""):
+            documented.add((method, path.rsplit("/", 1)[0] + extra))
+    in_schema = {
+        (method.upper(), path)
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if method in ("get", "post", "put", "delete", "patch")
+    }
+    assert in_schema - documented == set()

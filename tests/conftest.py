@@ -36,6 +36,15 @@ def db_url(tmp_path: Path) -> str:
 OpenAgented = Callable[..., Any]
 
 
+def alive(pid: int) -> bool:
+    """True while ``pid`` is a live process (not gone, not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
 @pytest.fixture
 def open_agented(db_url: str) -> OpenAgented:
     """``async with open_agented(bots) as ag``: an Agented on a temporary SQLite file."""

@@ -26,7 +26,7 @@ from agented_core.process import (
     kill_group,
     tagged,
 )
-from conftest import OpenAgented
+from conftest import OpenAgented, alive
 
 pytestmark = pytest.mark.anyio
 
@@ -60,14 +60,6 @@ ORPHANER = textwrap.dedent(
     time.sleep(300)
     """
 )
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
 
 
 async def wait_for(predicate, timeout: float = 10.0) -> None:

@@ -14,7 +14,7 @@ import pytest
 from agented_core import Agented, Status
 from agented_core.process import group_alive
 from agented_core.store.sqlite import SQLiteStore
-from conftest import FAKE_CLI
+from conftest import FAKE_CLI, alive
 
 pytestmark = pytest.mark.anyio
 
@@ -34,14 +34,6 @@ on = [{{ manual = true }}]
 """
     )
     return path
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
 
 
 async def stored_events(db: Path) -> list:

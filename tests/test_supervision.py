@@ -13,17 +13,9 @@ import pytest
 
 from agented_core import Agented, ErrorKind, Status
 from agented_core.process import group_alive
-from conftest import OpenAgented, shell_bot
+from conftest import OpenAgented, alive, shell_bot
 
 pytestmark = pytest.mark.anyio
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
 
 
 async def wait_for(predicate, timeout: float = 10.0) -> None:

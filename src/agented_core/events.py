@@ -220,23 +220,19 @@ class EventLog:
             live = self._live.get(execution_id)
             if live is None:
                 events = await self.read(execution_id, after=last)
+                if not events:
+                    if is_finished is not None and await is_finished():
+                        # one more read: the final events may have landed after the first one
+                        events = await self.read(execution_id, after=last)
+                        if not events:
+                            return
+                    elif not self.is_live(execution_id):
+                        await anyio.sleep(self.poll_interval)
                 for event in events:
                     yield event
                     last = event.seq
                     if is_final(event):
                         return
-                if not events and is_finished is not None and await is_finished():
-                    # one more read: the final events may have landed after the first one
-                    tail = await self.read(execution_id, after=last)
-                    for event in tail:
-                        yield event
-                        last = event.seq
-                        if is_final(event):
-                            return
-                    if not tail:
-                        return
-                if not events and not self.is_live(execution_id):
-                    await anyio.sleep(self.poll_interval)
                 continue
             sub = _Subscriber(self.subscriber_buffer)
             live.subscribers.add(sub)

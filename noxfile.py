@@ -8,9 +8,18 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 SOURCES = ["src", "tests", "bench", "examples", "plugins", "noxfile.py"]
-INSTALL = ["-e", ".[dev]", "-e", "plugins/agented-claude"]
+INSTALL = [
+    "-e", ".[dev]",
+    "-e", "plugins/agented-claude",
+    "-e", "plugins/agented-codex",
+    "-e", "plugins/agented-gemini",
+    "-e", "plugins/agented-opencode",
+]  # fmt: skip
 PLUGIN_PACKAGES = [
     "plugins/agented-claude/src/agented_claude",
+    "plugins/agented-codex/src/agented_codex",
+    "plugins/agented-gemini/src/agented_gemini",
+    "plugins/agented-opencode/src/agented_opencode",
     "examples/toy_provider/src/agented_toy",
 ]
 

@@ -117,6 +117,7 @@ def prepare(
         spent_usd=execution.usage.cost_usd,
         session_account=_session_account(execution),
         ratelimit_patterns=plugins.ratelimit_patterns(),
+        prices=config.prices,
     )
     try:
         provider.build_command(request)

@@ -105,17 +105,29 @@ def validate_bot(bot: Bot, config: Config, plugins: Plugins) -> list[Problem]:
                 "no triggers: the bot can only be run by name ('on' is empty)", "on", warning=True
             )
         )
-    if bot.max_cost_usd is not None and provider is not None and not provider.reports_cost:
-        if not (bot.model and bot.model in config.prices):
-            out.append(
-                problem(
-                    f"max_cost_usd is set but provider {bot.provider!r} reports no cost and "
-                    f"there is no [prices] entry for model {bot.model!r}: the budget cannot be "
-                    "enforced",
-                    "max_cost_usd",
-                    warning=True,
-                )
+    if bot.max_cost_usd is not None:
+        out.extend(_budget_problems(bot, config, plugins, problem))
+    return out
+
+
+def _budget_problems(
+    bot: Bot, config: Config, plugins: Plugins, problem: Callable[..., Problem]
+) -> list[Problem]:
+    """A warning for each provider of the chain whose runs' cost cannot be known."""
+    out: list[Problem] = []
+    for name in dict.fromkeys(entry.provider for entry in bot.chain):
+        provider = plugins.providers.get(name)
+        if provider is None or provider.can_price(bot, config.prices):
+            continue
+        model = f"model {bot.model!r}" if bot.model else "the bot (it names no model)"
+        out.append(
+            problem(
+                f"max_cost_usd is set but provider {name!r} reports no cost and there is no "
+                f"[prices] entry for {model}: the budget cannot be enforced",
+                "max_cost_usd",
+                warning=True,
             )
+        )
     return out
 
 

@@ -10,12 +10,18 @@
         ...
         assert len(api.model_requests()) == 2
 
-Protocols: :class:`Anthropic` (Messages API). Each protocol is a module with a
-:class:`Protocol` subclass, so the OpenAI Responses, OpenAI chat completions and Gemini
-``streamGenerateContent`` protocols are added next to it and passed to ``FakeModelAPI``.
+Protocols, each a module with a :class:`Protocol` subclass, passed to ``FakeModelAPI``:
+:class:`Anthropic` (Messages API: Claude Code), :class:`OpenAIResponses` (``/v1/responses``:
+codex), :class:`OpenAIChat` (``/v1/chat/completions``: opencode and other OpenAI-compatible
+clients) and :class:`Gemini` (``streamGenerateContent``: the Gemini CLI)::
+
+    with FakeModelAPI([OpenAIResponses()]) as api: ...
 """
 
 from .anthropic import Anthropic, unified_limit_headers
+from .gemini import Gemini
+from .openai_chat import OpenAIChat
+from .openai_responses import OpenAIResponses
 from .script import (
     Error,
     Reply,
@@ -35,6 +41,9 @@ __all__ = [
     "Error",
     "Exchange",
     "FakeModelAPI",
+    "Gemini",
+    "OpenAIChat",
+    "OpenAIResponses",
     "Protocol",
     "RecordedRequest",
     "Reply",

@@ -51,11 +51,16 @@ class Thinking:
 
 @dataclass(frozen=True)
 class ToolUse:
-    """A tool call the model makes; ``id`` is generated when not given."""
+    """A tool call the model makes; ``id`` is generated when not given.
+
+    ``freeform`` is the text input of a free-form tool (OpenAI Responses ``custom`` tools, such
+    as codex's ``apply_patch``); protocols without such tools ignore it.
+    """
 
     name: str
     input: Mapping[str, Any]
     id: str = field(default_factory=lambda: next_id("toolu"))
+    freeform: str | None = None
 
 
 Block = Text | Thinking | ToolUse
@@ -104,7 +109,11 @@ class Reply:
 class Error:
     """An HTTP error answer: ``status``, a message, an error type (protocol default when
     ``None``), extra headers, and a ``retry-after`` header when ``retry_after`` is set.
-    ``body`` replaces the protocol's error body entirely when given."""
+    ``body`` replaces the protocol's error body entirely when given.
+
+    ``type`` is the API's own name for the error: Anthropic's ``error.type``, OpenAI's
+    ``error.code`` (``insufficient_quota`` ...), or for Gemini the quota window of a 429
+    (``PerDay``, ``PerMinute``)."""
 
     status: int
     message: str = ""

@@ -1,8 +1,7 @@
 """The fake model API server: a real HTTP server on 127.0.0.1 (a free port) in a thread.
 
-One server carries every protocol module given (``Anthropic`` now; OpenAI Responses, OpenAI chat
-completions and Gemini ``streamGenerateContent`` are added the same way: a :class:`Protocol`
-subclass with its routes and renderers). Tests script the answers with :meth:`FakeModelAPI.push`
+One server carries every protocol module given (``Anthropic``, ``OpenAIResponses``,
+``OpenAIChat``, ``Gemini``: each a :class:`Protocol` subclass with its routes and renderers). Tests script the answers with :meth:`FakeModelAPI.push`
 (a queue, consumed in order by the model calls, optionally filtered by a predicate) and
 :meth:`FakeModelAPI.always`, and read back every request in :attr:`FakeModelAPI.requests`.
 
@@ -15,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
@@ -53,6 +53,7 @@ class RecordedRequest:
     model_call: bool = False
     side_call: bool = False
     script: Script | None = None
+    params: dict[str, str] = field(default_factory=dict)
 
     @property
     def json(self) -> Any:
@@ -70,12 +71,29 @@ class RecordedRequest:
 
 @dataclass
 class Route:
-    """A method and exact path served by a protocol. ``model_call`` routes consume scripts."""
+    """A method and path served by a protocol. ``model_call`` routes consume scripts.
+
+    The path is exact, or a pattern with ``{name}`` parts (one path segment or a part of one,
+    no ``/``), as in ``/v1beta/models/{model}:streamGenerateContent``; the values are in
+    :attr:`RecordedRequest.params`.
+    """
 
     method: str
     path: str
     handler: Handler
     model_call: bool = False
+
+    @property
+    def pattern(self) -> re.Pattern[str] | None:
+        """The path as a regular expression, or ``None`` for an exact path."""
+        if "{" not in self.path:
+            return None
+        parts = re.split(r"\{(\w+)\}", self.path)
+        regex = "".join(
+            re.escape(part) if index % 2 == 0 else f"(?P<{part}>[^/]+?)"
+            for index, part in enumerate(parts)
+        )
+        return re.compile(f"{regex}/?")
 
 
 class Protocol:
@@ -196,9 +214,14 @@ class FakeModelAPI:
         self.default = default
         self.answer_side_calls = answer_side_calls
         self._routes: dict[tuple[str, str], tuple[Protocol, Route]] = {}
+        self._patterns: list[tuple[str, re.Pattern[str], Protocol, Route]] = []
         for protocol in self.protocols:
             for route in protocol.routes():
-                self._routes[(route.method, route.path)] = (protocol, route)
+                pattern = route.pattern
+                if pattern is None:
+                    self._routes[(route.method, route.path)] = (protocol, route)
+                else:
+                    self._patterns.append((route.method, pattern, protocol, route))
         self._lock = threading.Condition()
         self._queue: list[_Entry] = []
         self._requests: list[RecordedRequest] = []
@@ -351,6 +374,18 @@ class FakeModelAPI:
         except TimeoutError:
             pass
 
+    def _route(
+        self, method: str, path: str
+    ) -> tuple[tuple[Protocol, Route] | None, dict[str, str]]:
+        found = self._routes.get((method, path)) or self._routes.get((method, path.rstrip("/")))
+        if found is not None:
+            return found, {}
+        for route_method, pattern, protocol, route in self._patterns:
+            m = pattern.fullmatch(path)
+            if route_method == method and m is not None:
+                return (protocol, route), m.groupdict()
+        return None, {}
+
     # ASGI
     async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -363,7 +398,7 @@ class FakeModelAPI:
                 break
         method = scope["method"]
         path = scope["path"]
-        found = self._routes.get((method, path)) or self._routes.get((method, path.rstrip("/")))
+        found, params = self._route(method, path)
         request = RecordedRequest(
             protocol=found[0].name if found else "",
             method=method,
@@ -373,6 +408,7 @@ class FakeModelAPI:
             body=b"".join(chunks),
             time=time.monotonic(),
             model_call=bool(found and found[1].model_call),
+            params=params,
         )
         if found is not None and request.model_call:
             side = found[0].side_call(request) if self.answer_side_calls else None

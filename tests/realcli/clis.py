@@ -39,6 +39,9 @@ class Pinned:
 
 PINNED = {
     "claude": Pinned("claude", "@anthropic-ai/claude-code", "2.1.197", "claude"),
+    "codex": Pinned("codex", "@openai/codex", "0.169.0", "codex"),
+    "gemini": Pinned("gemini", "@google/gemini-cli", "0.61.0", "gemini"),
+    "opencode": Pinned("opencode", "opencode-ai", "1.18.33", "opencode"),
 }
 """The CLIs the contract tests run, by provider name. Bump a version here (and the plugin's
 ``TESTED_VERSION``), run ``nox -s realcli``, and refresh the transcripts with

@@ -20,6 +20,7 @@ from attrs import field, frozen
 
 from ..models import Account, Bot, Command, ErrorKind, EventDraft
 from ..ratelimit import AttemptOutcome, LimitKind, classify
+from .pricing import find_price
 
 
 @frozen
@@ -54,6 +55,9 @@ class CommandRequest:
     """The account that made ``session_id``: resume a session only on the same account."""
     ratelimit_patterns: Mapping[str, Sequence[Any]] = field(factory=dict)
     """Extra rate-limit patterns from plugins, by provider (``"*"`` for all), for parsers."""
+    prices: Mapping[str, Any] = field(factory=dict)
+    """The ``[prices]`` table (model -> :class:`~agented_core.config.Price`): a parser of a CLI
+    that reports no cost prices its tokens with it (:mod:`agented_core.providers.pricing`)."""
 
     @property
     def remaining_budget_usd(self) -> float | None:
@@ -115,6 +119,13 @@ class Provider:
 
     reports_cost: ClassVar[bool] = False
     """True when the CLI reports cost in dollars itself."""
+
+    def can_price(self, bot: Bot, prices: Mapping[str, Any]) -> bool:
+        """Whether the cost of ``bot``'s runs will be known, so a ``max_cost_usd`` budget can
+        be enforced: the CLI reports it (:attr:`reports_cost`), or ``prices`` (the ``[prices]``
+        table) has the bot's model. ``agented check`` warns about a budget when this is false.
+        """
+        return self.reports_cost or find_price(bot.model, prices) is not None
 
     def check_bot(self, bot: Bot) -> list[str]:
         """Problems with ``bot`` as this provider sees them (empty when it is fine).

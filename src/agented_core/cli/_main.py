@@ -89,7 +89,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     problems = validate(config, plugins)
     errors = [p for p in problems if not p.warning]
     for problem in problems:
-        print(f"{'warning' if problem.warning else 'error'}: {problem}", file=out)
+        print(f"{'' if problem.warning else 'error: '}{problem}", file=out)
     if errors:
         print(f"{len(errors)} problem(s) in {config.path}", file=out)
         return 1

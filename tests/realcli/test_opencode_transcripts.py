@@ -49,12 +49,6 @@ CASES: dict[str, tuple[Script, str]] = {
     ),
     "rate-limited-429": (lambda api: api.always(Error(429, retry_after=0.5)), "priced"),
     "unauthorized-401": (lambda api: api.always(Error(401)), "priced"),
-    "cut-stream-recovered": (
-        lambda api: api.push(
-            Reply((Text(WORDS),), text_chunks=8, cut_after=4), text("whole answer")
-        ),
-        "priced",
-    ),
 }
 
 

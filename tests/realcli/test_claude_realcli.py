@@ -22,6 +22,7 @@ from typing import Any
 import anyio
 import clis
 import pytest
+from realcli_support import kinds, run, stored
 
 from agented_core import (
     Account,
@@ -29,8 +30,6 @@ from agented_core import (
     Bot,
     ChainEntry,
     Config,
-    Event,
-    Execution,
     ManualTrigger,
     Status,
 )
@@ -125,40 +124,6 @@ async def agented(
     ) as ag:
         assert ag.plugins.provider_owner("claude") == "claude"  # from the entry point
         yield ag
-
-
-async def run(ag: Agented, name: str, timeout: float = 90) -> tuple[Execution, list[Event]]:
-    """Run bot ``name`` until it ends (or waits for a reset); its execution and events."""
-    execution = await ag.run(name)
-    with anyio.fail_after(timeout):
-        while True:
-            current = await ag.get(execution.id)
-            if current.terminal or current.status is Status.WAITING:
-                break
-            await anyio.sleep(0.05)
-    events: list[Event] = []
-    if current.last_seq:
-        async for event in ag.events(execution.id):  # follows live: stop at the last one
-            events.append(event)
-            if event.seq >= current.last_seq:
-                break
-    return current, events
-
-
-def kinds(events: list[Event], kind: str) -> list[Event]:
-    return [e for e in events if e.kind == kind]
-
-
-def stored(events: list[Event], execution: Execution) -> str:
-    """Everything stored about a run, as one string (to look for secrets)."""
-    rows = [{"kind": e.kind, "text": e.text, "data": e.data} for e in events]
-    fields = {
-        "command": execution.command,
-        "error": execution.error,
-        "result": execution.result,
-        "prompt": execution.prompt,
-    }
-    return json.dumps({"events": rows, "execution": fields}, ensure_ascii=False)
 
 
 # success: text, tokens, cost, session

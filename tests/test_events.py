@@ -17,11 +17,15 @@ from agented_core.store.sqlite import SQLiteStore
 EXEC = "01EXECUTION"
 
 
-async def _scenario(seed: int, total: int, readers: int, buffer: int, batch: int) -> None:
+async def _scenario(
+    seed: int, total: int, readers: int, buffer: int, batch: int, page: int
+) -> None:
     rng = random.Random(seed)
     store = SQLiteStore(":memory:")
     await store.open()
-    log = EventLog(store, batch_size=batch, flush_interval=0.001, subscriber_buffer=buffer)
+    log = EventLog(
+        store, batch_size=batch, flush_interval=0.001, subscriber_buffer=buffer, read_page=page
+    )
     results: dict[int, list[int]] = {}
     starts: dict[int, int] = {}
     async with anyio.create_task_group() as tg:
@@ -66,11 +70,82 @@ async def _scenario(seed: int, total: int, readers: int, buffer: int, batch: int
     readers=st.integers(1, 6),
     buffer=st.sampled_from([1, 4, 64, 4096]),
     batch=st.sampled_from([1, 7, 100, 1000]),
+    page=st.sampled_from([1, 3, 50, 2000]),
 )
 def test_every_reader_sees_each_event_once_in_order(
-    seed: int, total: int, readers: int, buffer: int, batch: int
+    seed: int, total: int, readers: int, buffer: int, batch: int, page: int
 ) -> None:
-    anyio.run(_scenario, seed, total, readers, buffer, batch)
+    anyio.run(_scenario, seed, total, readers, buffer, batch, page)
+
+
+def test_a_reader_keeps_up_with_a_writer_that_appends_a_chunk_per_turn() -> None:
+    # a CLI's 256 KiB read is ~500 lines appended in one loop turn; a reader that took one event
+    # per turn fell behind, overflowed its buffer and had to catch up from the store
+    async def main() -> None:
+        store = SQLiteStore(":memory:")
+        await store.open()
+        log = EventLog(store, subscriber_buffer=2048)
+        seen: list[int] = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(log.run)
+            log.open(EXEC, 0)
+            log.append(EXEC, 1, [EventDraft("text", "first")])
+
+            async def reader() -> None:
+                async for event in log.follow(EXEC):
+                    seen.append(event.seq)
+
+            tg.start_soon(reader)
+            with anyio.fail_after(10):
+                while not seen:  # subscribed, and past its first read of the store
+                    await anyio.sleep(0.001)
+            for _ in range(100):
+                log.append(EXEC, 1, [EventDraft("text", "x")] * 500)
+                await anyio.lowlevel.checkpoint()
+                assert log._live[EXEC].subscribers, f"reader dropped at seq {seen[-1]}"
+            log.append(EXEC, 1, [status_event(Status.SUCCEEDED, 1)])
+            await log.close(EXEC)
+            with anyio.fail_after(10):
+                while not seen or seen[-1] != 50_002:
+                    await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()
+        await store.close()
+        assert seen == list(range(1, 50_003))
+
+    anyio.run(main)
+
+
+def test_a_reader_far_behind_catches_up_a_page_at_a_time() -> None:
+    async def main() -> None:
+        store = SQLiteStore(":memory:")
+        await store.open()
+        limits: list[int | None] = []
+        read_events = store.read_events
+
+        async def spy(execution_id: str, *, after: int = 0, limit: int | None = None) -> list:
+            limits.append(limit)
+            return await read_events(execution_id, after=after, limit=limit)
+
+        store.read_events = spy  # type: ignore[method-assign]
+        log = EventLog(store, read_page=300)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(log.run)
+            log.open(EXEC, 0)
+            log.append(EXEC, 1, [EventDraft("text", str(n)) for n in range(10_000)])
+            await log.flush()
+            log.append(EXEC, 1, [EventDraft("text", "unwritten")] * 50)
+            stream = log.follow(EXEC).__aiter__()
+            first = [(await stream.__anext__()).seq for _ in range(10_050)]
+            assert first == list(range(1, 10_051))
+            assert limits and all(limit is not None and limit <= 300 for limit in limits)
+            log.append(EXEC, 1, [status_event(Status.SUCCEEDED, 1)])
+            await log.close(EXEC)
+            rest = [e.seq async for e in stream]
+            assert rest == [10_051]
+            tg.cancel_scope.cancel()
+        await store.close()
+
+    anyio.run(main)
 
 
 def test_a_stuck_reader_never_slows_the_writer() -> None:

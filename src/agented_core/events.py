@@ -13,8 +13,8 @@ slowing the run; its iterator then catches up from the store and subscribes agai
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,6 +69,7 @@ class EventLog:
         batch_size: int = 1000,
         flush_interval: float = 0.01,
         subscriber_buffer: int = 16384,
+        read_page: int = 2000,
         poll_interval: float = 0.2,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
@@ -76,6 +77,7 @@ class EventLog:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.subscriber_buffer = subscriber_buffer
+        self.read_page = read_page
         self.poll_interval = poll_interval
         self._clock = clock or (lambda: datetime.now(UTC))
         self._live: dict[str, _Live] = {}
@@ -191,16 +193,26 @@ class EventLog:
                 del self._pending[: len(batch)]
 
     # reading
-    def _pending_for(self, execution_id: str, after: int, upto: float) -> list[Event]:
-        return [
-            e for e in self._pending if e.execution_id == execution_id and after < e.seq <= upto
-        ]
+    async def read(
+        self, execution_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[Event]:
+        """Events after ``after`` known now, in order: stored ones, then ones not yet written.
 
-    async def read(self, execution_id: str, *, after: int = 0) -> list[Event]:
-        """Every event after ``after`` known now: stored ones, then ones not yet written."""
-        stored = await self.store.read_events(execution_id, after=after)
+        ``limit`` caps how many are returned (a page); the next page starts after the last one.
+        """
+        # Take the unwritten events before reading the store: an event leaves ``_pending`` only
+        # after its transaction committed, so each one is in the snapshot or in the store read.
+        unwritten = [e for e in self._pending if e.execution_id == execution_id and e.seq > after]
+        if unwritten and unwritten[0].seq == after + 1:
+            return unwritten[:limit]  # all of it is still in memory
+        stored = await self.store.read_events(execution_id, after=after, limit=limit)
+        if limit is not None and len(stored) >= limit:
+            return stored
         last = stored[-1].seq if stored else after
-        return stored + self._pending_for(execution_id, last, math.inf)
+        rest = [e for e in unwritten if e.seq > last]
+        if limit is not None:
+            del rest[limit - len(stored) :]
+        return stored + rest
 
     async def follow(
         self,
@@ -211,52 +223,69 @@ class EventLog:
     ) -> AsyncIterator[Event]:
         """Stored events after ``after``, then live ones, until the terminal ``status`` event.
 
-        Works for executions run by another process too, by polling the store. ``is_finished``
-        is an async callable telling whether the execution has ended (used to stop polling an
-        execution that ended without a terminal status event, e.g. one pruned or crashed).
+        A reader far behind catches up from the store a page at a time, then subscribes to the
+        live fan-out. Works for executions run by another process too, by polling the store.
+        ``is_finished`` is an async callable telling whether the execution has ended (used to stop
+        polling an execution that ended without a terminal status event, e.g. one pruned or
+        crashed).
         """
         last = after
         while True:
             live = self._live.get(execution_id)
-            if live is None:
-                events = await self.read(execution_id, after=last)
-                if not events:
-                    if is_finished is not None and await is_finished():
-                        # one more read: the final events may have landed after the first one
-                        events = await self.read(execution_id, after=last)
-                        if not events:
-                            return
-                    elif not self.is_live(execution_id):
-                        await anyio.sleep(self.poll_interval)
+            if live is None or live.last_seq - last > self.read_page:
+                events = await self.read(execution_id, after=last, limit=self.read_page)
                 for event in events:
                     yield event
                     last = event.seq
                     if is_final(event):
                         return
-                continue
-            sub = _Subscriber(self.subscriber_buffer)
-            live.subscribers.add(sub)
-            upto = live.last_seq
-            try:
-                backlog = await self.read(execution_id, after=last)
-                for event in backlog:
-                    if event.seq > upto:
-                        break
+                if events:
+                    continue
+                if live is None:
+                    if is_finished is not None and await is_finished():
+                        # one more read: the final events may have landed after the last one
+                        if not await self.read(execution_id, after=last, limit=1):
+                            return
+                    elif not self.is_live(execution_id):
+                        await anyio.sleep(self.poll_interval)
+                    continue
+            async with aclosing(self._subscribe(live, last)) as live_events:
+                async for event in live_events:
                     yield event
                     last = event.seq
                     if is_final(event):
                         return
-                async for event in sub.receive:
-                    if event.seq <= last:
-                        continue
+
+    async def _subscribe(self, live: _Live, after: int) -> AsyncGenerator[Event, None]:
+        """The events after ``after`` from the live fan-out, until this reader is dropped."""
+        sub = _Subscriber(self.subscriber_buffer)
+        live.subscribers.add(sub)
+        upto = live.last_seq
+        try:
+            if upto > after:
+                for event in await self.read(live.execution_id, after=after, limit=upto - after):
                     yield event
-                    last = event.seq
-                    if is_final(event):
+                    after = event.seq
+            receive = sub.receive
+            while True:
+                # take what is buffered without a checkpoint per event: a reader that yields to
+                # the loop once per event falls behind a writer that appends a chunk per turn
+                try:
+                    event = receive.receive_nowait()
+                except anyio.WouldBlock:
+                    try:
+                        event = await receive.receive()
+                    except anyio.EndOfStream:
                         return
-            finally:
-                live.subscribers.discard(sub)
-                sub.send.close()
-                sub.receive.close()
+                except anyio.EndOfStream:
+                    return
+                if event.seq > after:
+                    after = event.seq
+                    yield event
+        finally:
+            live.subscribers.discard(sub)
+            sub.send.close()
+            sub.receive.close()
 
 
 def status_event(status: Status, attempt: int, reason: str | None = None) -> EventDraft:

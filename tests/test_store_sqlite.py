@@ -52,6 +52,30 @@ async def test_schema_versioned_wal_and_reopen(tmp_path: Path) -> None:
     conn.close()
 
 
+async def test_an_older_schema_is_migrated_forward(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    store = SQLiteStore(str(path))
+    await store.open()
+    await store.save_execution(execution("e1"))
+    await store.request_control("e1", "cancel")
+    await store.close()
+    conn = sqlite3.connect(path)  # back to the first released schema
+    conn.execute("DROP INDEX executions_pending_control")
+    conn.execute("UPDATE schema_version SET version = 1")
+    conn.commit()
+    conn.close()
+    again = SQLiteStore(str(path))
+    await again.open()
+    assert again.schema_version() == len(MIGRATIONS)
+    assert await again.take_controls(["e1", "e2"]) == {"e1": "cancel"}
+    assert await again.take_controls(["e1"]) == {}
+    plan = again.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM executions WHERE control IS NOT NULL"
+    ).fetchall()
+    assert "executions_pending_control" in str(plan)
+    await again.close()
+
+
 async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     store = SQLiteStore(str(path))

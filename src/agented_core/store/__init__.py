@@ -1,5 +1,6 @@
-"""Storage: the interface and the built-in SQLite backend."""
+"""Storage: the interface, the built-in SQLite backend, and the thread blocking backends share."""
 
 from .base import Store, StoreFactory
+from .serial import SerialThread
 
-__all__ = ["Store", "StoreFactory"]
+__all__ = ["SerialThread", "Store", "StoreFactory"]

@@ -12,22 +12,24 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-import anyio
-import anyio.to_thread
 import sqlite_utils
 
 from ..converter import from_json, to_json
 from ..errors import StoreError
 from ..models import Event, Execution, Status
 from .base import Store
+from .serial import SerialThread
 from .sqlite_schema import MIGRATIONS
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
+WAL_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
+CHECKPOINT_EVERY = 200  # quick calls between two checkpoints made in the thread
 
 
 def sqlite_path(url: str, base_dir: Path | None = None) -> str:
@@ -61,7 +63,8 @@ class SQLiteStore(Store):
         self.path = path
         self.url = url or f"sqlite:///{path}"
         self._conn: sqlite3.Connection | None = None
-        self._limiter = anyio.CapacityLimiter(1)
+        self._thread = SerialThread()
+        self._quick_calls = 0
 
     @classmethod
     def from_url(cls, url: str, *, base_dir: Path | None = None) -> SQLiteStore:
@@ -75,7 +78,52 @@ class SQLiteStore(Store):
         return self._conn
 
     async def _call(self, fn: Callable[[], T]) -> T:
-        return await anyio.to_thread.run_sync(fn, limiter=self._limiter)
+        """``fn()`` in the store's thread, where it may wait for a lock up to the busy timeout."""
+        return await self._thread.run(partial(self._patiently, fn))
+
+    async def _quick(self, fn: Callable[[], T]) -> T:
+        """``fn()`` (a statement or two) right here when the store's thread is idle.
+
+        A trip to the thread costs more than such a statement, and under load each trip also
+        waits for the GIL, so request latency was made of trips. Here the busy timeout is 0:
+        a write lock held by another process fails at once instead of blocking the event loop,
+        and the call goes to the thread, where it waits for the lock. WAL checkpoints, which
+        write pages and sync, are made in the thread too.
+        """
+        if self._thread.idle:
+            try:
+                result = fn()
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise
+            else:
+                self._quick_calls += 1
+                if self._quick_calls >= CHECKPOINT_EVERY:
+                    self._quick_calls = 0
+                    await self._call(self._checkpoint)
+                return result
+        return await self._call(fn)
+
+    def _patiently(self, fn: Callable[[], T]) -> T:
+        conn = self._conn
+        if conn is None:  # opening or closing
+            return fn()
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        try:
+            return fn()
+        finally:
+            if self._conn is not None:
+                self._impatient(self._conn)
+
+    @staticmethod
+    def _impatient(conn: sqlite3.Connection) -> None:
+        """Settings for calls made on the event loop: never wait for a lock, never checkpoint."""
+        conn.execute("PRAGMA busy_timeout = 0")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+
+    def _checkpoint(self) -> None:
+        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def open(self) -> None:
         if self._conn is not None:
@@ -99,6 +147,7 @@ class SQLiteStore(Store):
             raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from exc
         self._conn = conn
         self._migrate()
+        self._impatient(conn)
 
     def _migrate(self) -> None:
         db = sqlite_utils.Database(self.conn)
@@ -129,7 +178,7 @@ class SQLiteStore(Store):
             await self._call(conn.close)
 
     async def ping(self) -> None:
-        await self._call(lambda: self.conn.execute("SELECT 1").fetchone())
+        await self._quick(lambda: self.conn.execute("SELECT 1").fetchone())
 
     def schema_version(self) -> int:
         """The number of migrations applied to this database."""
@@ -150,7 +199,7 @@ class SQLiteStore(Store):
             _iso(e.retry_at),
             to_json(e),
         )
-        await self._call(
+        await self._quick(
             lambda: self.conn.execute(
                 "INSERT INTO executions (id, bot, status, created_at, finished_at, owner,"
                 " heartbeat_at, retry_at, data) VALUES (?,?,?,?,?,?,?,?,?)"
@@ -169,7 +218,7 @@ class SQLiteStore(Store):
         return execution
 
     async def get_execution(self, execution_id: str) -> Execution | None:
-        row = await self._call(
+        row = await self._quick(
             lambda: self.conn.execute(
                 "SELECT data, heartbeat_at FROM executions WHERE id = ?", (execution_id,)
             ).fetchone()
@@ -236,36 +285,35 @@ class SQLiteStore(Store):
         )
 
     async def request_control(self, execution_id: str, action: str) -> None:
-        await self._call(
+        await self._quick(
             lambda: self.conn.execute(
                 "UPDATE executions SET control = ? WHERE id = ?", (action, execution_id)
             )
         )
 
     async def take_controls(self, execution_ids: Sequence[str]) -> dict[str, str]:
-        ids = list(execution_ids)
-        if not ids:
+        if not execution_ids:
             return {}
+        wanted = set(execution_ids)
 
         def take() -> dict[str, str]:
-            marks = ",".join("?" * len(ids))
             conn = self.conn
+            sql = "SELECT id, control FROM executions WHERE control IS NOT NULL"
+            if not any(r[0] in wanted for r in conn.execute(sql)):
+                return {}  # the usual answer, without taking the write lock
             conn.execute("BEGIN IMMEDIATE")
             try:
-                rows = conn.execute(
-                    f"SELECT id, control FROM executions WHERE control IS NOT NULL"
-                    f" AND id IN ({marks})",
-                    ids,
-                ).fetchall()
-                if rows:
-                    conn.execute(f"UPDATE executions SET control = NULL WHERE id IN ({marks})", ids)
+                found = {r[0]: r[1] for r in conn.execute(sql) if r[0] in wanted}
+                conn.executemany(
+                    "UPDATE executions SET control = NULL WHERE id = ?", [(i,) for i in found]
+                )
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return {r[0]: r[1] for r in rows}
+            return found
 
-        return await self._call(take)
+        return await self._quick(take)
 
     async def delete_executions(self, finished_before: datetime) -> int:
         stamp = _iso(finished_before)
@@ -355,7 +403,7 @@ class SQLiteStore(Store):
         ]
 
     async def last_seq(self, execution_id: str) -> int:
-        row = await self._call(
+        row = await self._quick(
             lambda: self.conn.execute(
                 "SELECT MAX(seq) FROM events WHERE execution_id = ?", (execution_id,)
             ).fetchone()
@@ -374,24 +422,24 @@ class SQLiteStore(Store):
             )
             return cur.rowcount == 1
 
-        return await self._call(take)
+        return await self._quick(take)
 
     async def release(self, key: str, owner: str) -> None:
-        await self._call(
+        await self._quick(
             lambda: self.conn.execute(
                 "DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner)
             )
         )
 
     async def get_state(self, key: str) -> Any:
-        row = await self._call(
+        row = await self._quick(
             lambda: self.conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         )
         return json.loads(row[0]) if row else None
 
     async def put_state(self, key: str, value: Any) -> None:
         text = json.dumps(value)
-        await self._call(
+        await self._quick(
             lambda: self.conn.execute(
                 "INSERT INTO state (key, value) VALUES (?, ?)"
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -402,7 +450,7 @@ class SQLiteStore(Store):
     async def record_delivery(self, delivery: dict[str, Any]) -> None:
         stamp = _iso(datetime.now(UTC))
         text = json.dumps(delivery, default=str)
-        await self._call(
+        await self._quick(
             lambda: self.conn.execute(
                 "INSERT INTO deliveries (received_at, data) VALUES (?, ?)", (stamp, text)
             )

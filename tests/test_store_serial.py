@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import anyio
 import anyio.lowlevel
+import anyio.to_thread
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,7 +20,7 @@ from hypothesis import strategies as st
 from agented_core.models import Event, Execution, Status, TriggerKind
 from agented_core.store import serial
 from agented_core.store.serial import SerialThread
-from agented_core.store.sqlite import SQLiteStore
+from agented_core.store.sqlite import CHECKPOINT_EVERY, SQLiteStore
 
 pytestmark = pytest.mark.anyio
 
@@ -193,3 +195,45 @@ async def test_quick_writes_keep_the_wal_bounded(tmp_path: Path) -> None:
     wal = Path(f"{path}-wal").stat().st_size
     await store.close()
     assert wal < 12_000_000, wal
+
+
+async def test_a_call_due_for_a_checkpoint_keeps_its_outcome(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "a.db"))
+    await store.open()
+    await store.save_execution(_execution(1, size=10))
+    await store.request_control("E00001", "cancel")
+    store._quick_calls = CHECKPOINT_EVERY - 1
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await store.take_controls(["E00001"])  # cancelled before it ran: nothing taken
+    assert await store.take_controls(["E00001"]) == {"E00001": "cancel"}
+    await store.request_control("E00001", "pause")
+    store._quick_calls = CHECKPOINT_EVERY - 1
+    assert await store.take_controls(["E00001"]) == {"E00001": "pause"}  # with the checkpoint
+    assert store._quick_calls == 0
+    await store.close()
+
+
+async def test_store_calls_never_wait_behind_the_hosts_threads(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "a.db"))
+    await store.open()
+    release = threading.Event()
+    async with anyio.create_task_group() as tg:
+        for _ in range(45):  # more than anyio's shared pool has tokens
+            tg.start_soon(anyio.to_thread.run_sync, release.wait, 30)
+        await anyio.lowlevel.checkpoint()
+        try:
+            with anyio.fail_after(5):
+                assert await store.read_events("E1") == []  # a call made in the thread
+        finally:
+            release.set()
+    await store.close()
+
+
+async def test_an_error_of_the_sqlite3_module_itself_passes_through(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "a.db"))
+    await store.open()
+    store.conn.execute("INSERT INTO state (key, value) VALUES ('k', CAST(x'ff' AS TEXT))")
+    with pytest.raises(sqlite3.OperationalError, match="decode"):
+        await store.get_state("k")
+    await store.close()

@@ -239,8 +239,8 @@ class EventLog:
                     last = event.seq
                     if is_final(event):
                         return
-                if events:
-                    continue
+                if events or self._live.get(execution_id) is not live:
+                    continue  # more to read, or the execution was closed here meanwhile
                 if live is None:
                     if is_finished is not None and await is_finished():
                         # one more read: the final events may have landed after the last one

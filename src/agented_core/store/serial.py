@@ -49,6 +49,8 @@ class SerialThread:
     def __init__(self) -> None:
         self._queue: deque[_Call[Any]] = deque()
         self._busy = False
+        # its own token: trips never wait behind the host's use of anyio's shared thread pool
+        self._limiter = anyio.CapacityLimiter(1)
 
     @property
     def idle(self) -> bool:
@@ -87,7 +89,7 @@ class SerialThread:
             call.started = True
         try:
             # not abandoned on cancel: the calls run to the end and their callers learn how
-            await anyio.to_thread.run_sync(_run_all, calls)
+            await anyio.to_thread.run_sync(_run_all, calls, limiter=self._limiter)
         finally:
             self._busy = False
             # cancelled before the thread took them: they go back to the front, in order

@@ -8,6 +8,7 @@ thread at a time, so the event loop never blocks on the disk.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -16,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio.lowlevel
 import sqlite_utils
 
 from ..converter import from_json, to_json
@@ -26,6 +28,7 @@ from .serial import SerialThread
 from .sqlite_schema import MIGRATIONS
 
 T = TypeVar("T")
+log = logging.getLogger("agented.store")
 
 BUSY_TIMEOUT_MS = 10_000
 WAL_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
@@ -90,18 +93,20 @@ class SQLiteStore(Store):
         and the call goes to the thread, where it waits for the lock. WAL checkpoints, which
         write pages and sync, are made in the thread too.
         """
+        await anyio.lowlevel.checkpoint_if_cancelled()
         if self._thread.idle:
+            self._quick_calls += 1
+            if self._quick_calls >= CHECKPOINT_EVERY:
+                # this call goes to the thread, the checkpoint after it on the same trip: an
+                # outcome once committed is never replaced by a cancel or a checkpoint error
+                self._quick_calls = 0
+                return await self._call(partial(self._then_checkpoint, fn))
             try:
-                result = fn()
+                return fn()
             except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # absent on module errors
+                if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                     raise
-            else:
-                self._quick_calls += 1
-                if self._quick_calls >= CHECKPOINT_EVERY:
-                    self._quick_calls = 0
-                    await self._call(self._checkpoint)
-                return result
         return await self._call(fn)
 
     def _patiently(self, fn: Callable[[], T]) -> T:
@@ -122,8 +127,13 @@ class SQLiteStore(Store):
         conn.execute("PRAGMA busy_timeout = 0")
         conn.execute("PRAGMA wal_autocheckpoint = 0")
 
-    def _checkpoint(self) -> None:
-        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    def _then_checkpoint(self, fn: Callable[[], T]) -> T:
+        result = fn()
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:  # the next one will try again; the call itself succeeded
+            log.warning("checkpoint of %s failed: %s", self.path, exc)
+        return result
 
     async def open(self) -> None:
         if self._conn is not None:
@@ -145,13 +155,16 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from exc
+        try:
+            self._migrate(conn)
+            self._impatient(conn)
+        except BaseException:
+            conn.close()
+            raise
         self._conn = conn
-        self._migrate()
-        self._impatient(conn)
 
-    def _migrate(self) -> None:
-        db = sqlite_utils.Database(self.conn)
-        conn = self.conn
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        db = sqlite_utils.Database(conn)
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")

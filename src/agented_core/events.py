@@ -246,7 +246,7 @@ class EventLog:
                         # one more read: the final events may have landed after the last one
                         if not await self.read(execution_id, after=last, limit=1):
                             return
-                    elif not self.is_live(execution_id):
+                    else:  # appended by another process: poll the store
                         await anyio.sleep(self.poll_interval)
                     continue
             async with aclosing(self._subscribe(live, last)) as live_events:

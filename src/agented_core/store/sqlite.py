@@ -1,8 +1,9 @@
 """The built-in SQLite backend (``sqlite:///path.db``), through sqlite-utils.
 
 WAL journal, a busy timeout so a CLI and a server can share one file, append-only migrations
-with a version table, events written in one transaction per batch. All calls run in one worker
-thread at a time, so the event loop never blocks on the disk.
+with a version table, events written in one transaction per batch. Calls run one at a time:
+small ones on the event loop while the store's thread is idle (never waiting for a lock there),
+the rest, and any that find the lock taken, in that thread (see ``_quick``).
 """
 
 from __future__ import annotations

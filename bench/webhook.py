@@ -34,9 +34,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve()
-PAYLOAD = (
-    HERE.parent.parent.parent / "shared" / "fixtures" / "webhooks" / "pull_request.opened.json"
-)
+PAYLOAD = HERE.parent.parent / "tests" / "fixtures" / "webhooks" / "pull_request.opened.json"
 SECRET = "bench-webhook-secret"
 KEY = "bench-key"
 
@@ -44,7 +42,7 @@ KEY = "bench-key"
 def payload() -> bytes:
     if PAYLOAD.exists():
         return PAYLOAD.read_bytes()
-    # without the shared fixtures: a pull request of the same shape and a similar size
+    # outside a full checkout: a pull request of the same shape and a similar size
     return json.dumps(
         {
             "action": "opened",

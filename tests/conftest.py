@@ -13,8 +13,7 @@ from agented_core import Agented, Bot, ManualTrigger
 
 HERE = Path(__file__).parent
 FAKE_CLI = str(HERE / "fixtures" / "bin" / "fake-cli")
-SHARED = HERE.parent.parent / "shared"
-SHARED_FIXTURES = SHARED / "fixtures"
+FIXTURES_DIR = HERE / "fixtures"  # every fixture lives inside the repository (SOURCES.md)
 
 
 @pytest.fixture

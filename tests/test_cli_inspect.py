@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAKE_CLI, SHARED_FIXTURES
+from conftest import FAKE_CLI, FIXTURES_DIR
 from test_http_server import serve
 
 AGENTED = str(Path(sys.executable).parent / "agented")
@@ -104,7 +104,7 @@ def test_logs_follow_and_cancel_a_run_of_another_process(config: Path) -> None:
 
 
 def test_webhook_test_is_a_dry_run(config: Path) -> None:
-    payload = SHARED_FIXTURES / "webhooks" / "pull_request.opened.json"
+    payload = FIXTURES_DIR / "webhooks" / "pull_request.opened.json"
     body = json.loads(payload.read_text())
     result = agented("webhook", "test", str(payload), "--event", "pull_request", "-c", str(config))
     assert result.returncode == 0, result.stderr

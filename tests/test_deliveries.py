@@ -19,12 +19,12 @@ from agented_core.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from conftest import FAKE_CLI, SHARED_FIXTURES, OpenAgented
+from conftest import FAKE_CLI, FIXTURES_DIR, OpenAgented
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "s3cret-webhook"
-WEBHOOKS = SHARED_FIXTURES / "webhooks"
+WEBHOOKS = FIXTURES_DIR / "webhooks"
 
 
 def sign(body: bytes, secret: str = SECRET) -> str:

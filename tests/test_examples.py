@@ -18,7 +18,7 @@ from agented_core import Agented
 from agented_core.config import load_config
 from agented_core.plugins import Plugins
 from agented_core.validation import validate
-from conftest import SHARED_FIXTURES
+from conftest import FIXTURES_DIR
 from http_support import bind
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -107,7 +107,7 @@ def test_pr_review_config_checks_and_matches_a_pull_request(tmp_path: Path) -> N
     if not {"claude", "codex"} <= set(plugins.providers):
         pytest.skip("the claude and codex plugins are not installed")
     assert [p for p in validate(load_config(config), plugins) if not p.warning] == []
-    payload = SHARED_FIXTURES / "webhooks" / "pull_request.opened.json"
+    payload = FIXTURES_DIR / "webhooks" / "pull_request.opened.json"
     body = json.loads(payload.read_text())
     body["pull_request"]["base"]["ref"] = "main"
     (tmp_path / "pr.json").write_text(json.dumps(body))

@@ -14,8 +14,7 @@ from agented_core.github import build_context
 from agented_core.models import GitHubTrigger
 from agented_core.prompts import render, resolve
 
-_HERE = Path(__file__).parent / "fixtures" / "webhooks"
-FIXTURES = _HERE if _HERE.is_dir() else Path("/work/shared/fixtures/webhooks")
+FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
 FILES = sorted(FIXTURES.glob("*.json"))
 
 

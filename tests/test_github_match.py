@@ -16,8 +16,7 @@ from agented_core.github import build_context, check_trigger, match, with_comman
 from agented_core.models import GitHubTrigger
 from agented_core.prompts import render
 
-_HERE = Path(__file__).parent / "fixtures" / "webhooks"
-FIXTURES = _HERE if _HERE.is_dir() else Path("/work/shared/fixtures/webhooks")
+FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
 FILES = sorted(FIXTURES.glob("*.json"))
 
 

@@ -20,8 +20,7 @@ from agented_core.errors import (
 )
 from agented_core.github import parse_body, verify_signature
 
-_HERE = Path(__file__).parent / "fixtures" / "webhooks"
-FIXTURES = _HERE if _HERE.is_dir() else Path("/work/shared/fixtures/webhooks")
+FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
 FILES = sorted(FIXTURES.glob("*.json"))
 
 SECRET = "s3cret-new"

@@ -17,12 +17,12 @@ from starlette.routing import Mount, Route
 from agented_core import Agented, Bot, GitHubTrigger, ScheduleTrigger, Status, WebhookTrigger
 from agented_core.config import Config, WebhookSource
 from agented_http import NoApiKeyError, Settings, StreamTokens, create_app
-from conftest import FAKE_CLI, SHARED_FIXTURES, OpenAgented, shell_bot
+from conftest import FAKE_CLI, FIXTURES_DIR, OpenAgented, shell_bot
 from http_support import KEY, OTHER_KEY, SECRET, sign, wait_until
 
 pytestmark = pytest.mark.anyio
 
-WEBHOOKS = SHARED_FIXTURES / "webhooks"
+WEBHOOKS = FIXTURES_DIR / "webhooks"
 PR_OPENED = (WEBHOOKS / "pull_request.opened.json").read_bytes()
 AUTH = {"X-API-Key": KEY}
 

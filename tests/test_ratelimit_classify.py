@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from agented_core.models import ErrorKind
 from agented_core.ratelimit import AttemptOutcome, LimitKind, RateLimit, classify, detect
 
-STREAMS = Path("/work/shared/fixtures/streams")
+STREAMS = Path(__file__).parent / "fixtures" / "streams"
 NOW = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
 E = ErrorKind
 

@@ -17,7 +17,7 @@ import pytest
 from agented_core.models import ErrorKind
 from agented_core.ratelimit import AttemptOutcome, LimitKind, classify, detect, parse_reset
 
-CORPUS = Path("/work/shared/fixtures/ratelimit")
+CORPUS = Path(__file__).parent / "fixtures" / "ratelimit"
 NOW = datetime(2026, 7, 1, 10, 15, tzinfo=UTC)
 Q, R, OV, N = LimitKind.QUOTA, LimitKind.RATE, LimitKind.OVERLOADED, LimitKind.NOTICE
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from agented_core.ratelimit import LimitKind, Pattern, RateLimit, detect
 from agented_core.ratelimit._patterns import GENERIC, TABLES, might_match
 
-STREAMS = Path("/work/shared/fixtures/streams")
+STREAMS = Path(__file__).parent / "fixtures" / "streams"
 NOW = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
 QUOTA, RATE, OVERLOADED, NOTICE = (
     LimitKind.QUOTA,

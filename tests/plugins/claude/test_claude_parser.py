@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agented_core import EventDraft
-from conftest import SHARED_FIXTURES
+from conftest import FIXTURES_DIR
 
 OURS = Path(__file__).parent.parent.parent / "fixtures" / "claude"
-SHARED = SHARED_FIXTURES / "streams"
+STREAMS = FIXTURES_DIR / "streams"
 KNOWN_KINDS = {
     "session", "text", "thinking", "tool_call", "tool_result", "usage", "result", "retry",
     "rate_limit", "error", "raw", "stderr",
@@ -46,8 +46,8 @@ def last_usage(events: list[EventDraft]) -> dict[str, Any]:
     return of(events, "usage")[-1].data
 
 
-ALL = sorted(OURS.glob("claude-*.jsonl")) + sorted(SHARED.glob("claude-*.jsonl"))
-ALL += sorted((SHARED / "peers").glob("claude-*.jsonl"))
+ALL = sorted(OURS.glob("claude-*.jsonl")) + sorted(STREAMS.glob("claude-*.jsonl"))
+ALL += sorted((STREAMS / "peers").glob("claude-*.jsonl"))
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
@@ -145,7 +145,7 @@ def test_401_is_auth_and_no_rate_limit() -> None:
 
 
 def test_not_logged_in_is_auth() -> None:
-    lines = (SHARED / "claude-2.1.197-not-logged-in.jsonl").read_text().splitlines()
+    lines = (STREAMS / "claude-2.1.197-not-logged-in.jsonl").read_text().splitlines()
     events = parse(lines, exit_code=1)
     (error,) = of(events, "error")
     assert error.data["kind"] == "auth" and "Not logged in" in error.text
@@ -174,7 +174,7 @@ def test_max_turns_and_budget_results_are_errors_with_their_figures() -> None:
 
 
 def test_peer_transcript_with_cache_tokens_and_a_tool() -> None:
-    events = parse((SHARED / "peers" / "claude-2.jsonl").read_text().splitlines())
+    events = parse((STREAMS / "peers" / "claude-2.jsonl").read_text().splitlines())
     usage = last_usage(events)
     # modelUsage (all models of the run) counts more than the main model's usage
     assert usage["input_tokens"] == 38 and usage["output_tokens"] == 765

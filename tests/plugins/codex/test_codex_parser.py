@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from agented_core import EventDraft
 from agented_core.config import Price
-from conftest import SHARED_FIXTURES
+from conftest import FIXTURES_DIR
 
 OURS = Path(__file__).parent.parent.parent / "fixtures" / "codex"
-SHARED = SHARED_FIXTURES / "streams"
+STREAMS = FIXTURES_DIR / "streams"
 KNOWN_KINDS = {
     "session", "text", "thinking", "tool_call", "tool_result", "file_change", "usage", "result",
     "retry", "rate_limit", "error", "warning", "plan", "stderr",
@@ -43,7 +43,7 @@ def parse(
 def transcript(name: str, exit_code: int | None = None, **kwargs: Any) -> list[EventDraft]:
     path = OURS / f"codex-0.169.0-{name}.jsonl"
     if not path.exists():
-        path = SHARED / f"codex-0.169.0-{name}.jsonl"
+        path = STREAMS / f"codex-0.169.0-{name}.jsonl"
     code = exit_code if exit_code is not None else (0 if "success" in name else 1)
     return parse(path.read_text().splitlines(), exit_code=code, **kwargs)
 
@@ -52,8 +52,8 @@ def of(events: list[EventDraft], kind: str) -> list[EventDraft]:
     return [e for e in events if e.kind == kind]
 
 
-ALL = sorted(OURS.glob("codex-*.jsonl")) + sorted(SHARED.glob("codex-*.jsonl"))
-ALL += sorted((SHARED / "peers").glob("codex-*.jsonl"))
+ALL = sorted(OURS.glob("codex-*.jsonl")) + sorted(STREAMS.glob("codex-*.jsonl"))
+ALL += sorted((STREAMS / "peers").glob("codex-*.jsonl"))
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
@@ -68,7 +68,7 @@ def test_every_line_of_a_real_transcript_is_understood(path: Path) -> None:
 
 
 def test_the_offline_capture_with_stderr_interleaved() -> None:
-    lines = (SHARED / "codex-0.169.0-offline.txt").read_text().splitlines()
+    lines = (STREAMS / "codex-0.169.0-offline.txt").read_text().splitlines()
     stdout = [line for line in lines if line.startswith("{")]
     stderr = [line for line in lines if not line.startswith("{")]
     events = parse(stdout, exit_code=-9, stderr=stderr)
@@ -180,7 +180,7 @@ def test_a_missing_key_is_auth() -> None:
 
 
 def test_the_network_wait_is_a_retry_and_an_end_without_result_says_so() -> None:
-    lines = (SHARED / "codex-0.169.0-server-down.jsonl").read_text().splitlines()
+    lines = (STREAMS / "codex-0.169.0-server-down.jsonl").read_text().splitlines()
     killed = parse(lines, exit_code=-15)
     waits = of(killed, "retry")
     assert len(waits) == 3 and all(w.data["waiting_for_network"] for w in waits)

@@ -27,12 +27,12 @@ from agented_core import (
 from agented_core.config import Price
 from agented_core.plugins import Plugins
 from agented_core.process import RUN_TAG
-from conftest import SHARED_FIXTURES, OpenAgented
+from conftest import FIXTURES_DIR, OpenAgented
 
 HERE = Path(__file__).parent
 FAKE_AGENT = str(HERE.parent / "fake_agent.py")
 TRANSCRIPTS = HERE.parent.parent / "fixtures" / "codex"
-SHARED = SHARED_FIXTURES / "streams"
+STREAMS = FIXTURES_DIR / "streams"
 
 
 def request(bot: Bot, prompt: str = "do it", **kwargs: Any) -> CommandRequest:
@@ -313,7 +313,7 @@ async def test_a_cli_waiting_for_the_network_is_ended_by_the_idle_watchdog(
     b = stand_in(
         "offline",
         tmp_path,
-        SHARED / "codex-0.169.0-server-down.jsonl",
+        STREAMS / "codex-0.169.0-server-down.jsonl",
         idle_timeout=1.0,
         env={"FAKE_AGENT_HANG": "1"},
     )

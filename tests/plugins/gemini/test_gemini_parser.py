@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from agented_core import EventDraft
 from agented_core.config import Price
-from conftest import SHARED_FIXTURES
+from conftest import FIXTURES_DIR
 
 OURS = Path(__file__).parent.parent.parent / "fixtures" / "gemini"
-SHARED = SHARED_FIXTURES / "streams"
+STREAMS = FIXTURES_DIR / "streams"
 KNOWN_KINDS = {
     "session", "text", "tool_call", "tool_result", "usage", "result", "retry", "rate_limit",
     "error", "warning", "stderr",
@@ -43,7 +43,7 @@ def parse(
 
 
 def transcript(name: str, exit_code: int = 0, **kwargs: Any) -> list[EventDraft]:
-    folder = OURS if (OURS / f"gemini-0.61.0-{name}.jsonl").exists() else SHARED
+    folder = OURS if (OURS / f"gemini-0.61.0-{name}.jsonl").exists() else STREAMS
     lines = (folder / f"gemini-0.61.0-{name}.jsonl").read_text().splitlines()
     err = folder / f"gemini-0.61.0-{name}.stderr.txt"
     stderr = err.read_text().splitlines() if err.exists() else []
@@ -54,8 +54,8 @@ def of(events: list[EventDraft], kind: str) -> list[EventDraft]:
     return [e for e in events if e.kind == kind]
 
 
-ALL = sorted(OURS.glob("gemini-*.jsonl")) + sorted(SHARED.glob("gemini-*.jsonl"))
-ALL += sorted((SHARED / "peers").glob("gemini-*.jsonl"))
+ALL = sorted(OURS.glob("gemini-*.jsonl")) + sorted(STREAMS.glob("gemini-*.jsonl"))
+ALL += sorted((STREAMS / "peers").glob("gemini-*.jsonl"))
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
@@ -66,7 +66,7 @@ def test_every_line_of_a_real_transcript_is_understood(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", sorted(SHARED.glob("gemini-*.json")) + sorted((SHARED / "peers").glob("gemini-*.json")),
+    "path", sorted(STREAMS.glob("gemini-*.json")) + sorted((STREAMS / "peers").glob("gemini-*.json")),
     ids=lambda p: p.name,
 )  # fmt: skip
 def test_the_json_format_is_not_stream_json_but_never_breaks_the_parser(path: Path) -> None:
@@ -129,7 +129,7 @@ def test_a_shell_command_round_trip() -> None:
 
 
 def test_a_failed_tool() -> None:
-    lines = (SHARED / "peers" / "gemini-1.jsonl").read_text().splitlines()
+    lines = (STREAMS / "peers" / "gemini-1.jsonl").read_text().splitlines()
     failed = [e for e in of(parse(lines), "tool_result") if not e.data["ok"]]
     assert failed and failed[0].data["error_type"] == "invalid_tool_params"
 
@@ -187,7 +187,7 @@ def test_warnings_are_not_errors() -> None:
 
 
 def test_an_auth_misconfiguration_without_a_result() -> None:
-    stderr = (SHARED / "gemini-0.61.0-invalid-auth-method.stderr.txt").read_text().splitlines()
+    stderr = (STREAMS / "gemini-0.61.0-invalid-auth-method.stderr.txt").read_text().splitlines()
     events = parse([], exit_code=41, stderr=stderr)
     (failure,) = of(events, "error")
     assert failure.data["kind"] == "auth" and "Invalid auth method" in failure.data["message"]

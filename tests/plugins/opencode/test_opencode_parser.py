@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from agented_core import EventDraft
 from agented_core.config import Price
-from conftest import SHARED_FIXTURES
+from conftest import FIXTURES_DIR
 
 OURS = Path(__file__).parent.parent.parent / "fixtures" / "opencode"
-SHARED = SHARED_FIXTURES / "streams"
+STREAMS = FIXTURES_DIR / "streams"
 KNOWN_KINDS = {
     "session", "text", "thinking", "tool_call", "tool_result", "usage", "result", "retry",
     "rate_limit", "error", "warning", "stderr",
@@ -40,7 +40,7 @@ def parse(
 
 
 def transcript(name: str, exit_code: int = 0, **kwargs: Any) -> list[EventDraft]:
-    folder = OURS if (OURS / f"opencode-1.18.33-{name}.jsonl").exists() else SHARED
+    folder = OURS if (OURS / f"opencode-1.18.33-{name}.jsonl").exists() else STREAMS
     lines = (folder / f"opencode-1.18.33-{name}.jsonl").read_text().splitlines()
     err = folder / f"opencode-1.18.33-{name}.stderr.txt"
     stderr = err.read_text().splitlines() if err.exists() else []
@@ -51,8 +51,8 @@ def of(events: list[EventDraft], kind: str) -> list[EventDraft]:
     return [e for e in events if e.kind == kind]
 
 
-ALL = sorted(OURS.glob("opencode-*.jsonl")) + sorted(SHARED.glob("opencode-*.jsonl"))
-ALL += sorted((SHARED / "peers").glob("opencode-*.jsonl"))
+ALL = sorted(OURS.glob("opencode-*.jsonl")) + sorted(STREAMS.glob("opencode-*.jsonl"))
+ALL += sorted((STREAMS / "peers").glob("opencode-*.jsonl"))
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
@@ -89,7 +89,7 @@ def test_a_step_reported_at_no_cost_is_priced_or_has_no_cost() -> None:
 
 
 def test_reasoning_tokens_count_as_output() -> None:
-    lines = (SHARED / "peers" / "opencode-1.jsonl").read_text().splitlines()
+    lines = (STREAMS / "peers" / "opencode-1.jsonl").read_text().splitlines()
     usage = of(parse(lines), "usage")[-1].data
     assert (usage["input_tokens"], usage["output_tokens"], usage["cache_read_tokens"]) == (
         17913,

@@ -476,7 +476,12 @@ WORDS = ["rate limit", " reached", "quota", " exceeded", "429", "529", "503", "o
 @settings(max_examples=500)
 @given(st.lists(st.sampled_from(WORDS), max_size=15).map("".join))
 def test_never_raises_on_near_misses(text: str) -> None:
-    detect(text, "claude", now=NOW)
+    found = detect(text, "claude", now=NOW)
+    if found is not None:
+        assert found.provider == "claude"
+        assert isinstance(found.kind, LimitKind)
+        assert found.matched
+        assert found.reset_at is None or found.reset_at.tzinfo is not None
 
 
 json_values = st.recursive(

@@ -148,15 +148,20 @@ def record_or_compare(
     same ``shape``), and that the parser knows every line."""
     out_file = fixtures / f"{name}.jsonl"
     err_file = fixtures / f"{name}.stderr.txt"
+    # What was stored before this run: record mode compares against it too, never against
+    # the output it has just written.
+    kept = out_file.read_text().splitlines() if out_file.exists() else None
+    kept_err = err_file.read_text().splitlines() if err_file.exists() else []
+    fresh = shape(stdout, stderr or [])
     if os.environ.get("AGENTED_REALCLI_RECORD") == "1":
         fixtures.mkdir(parents=True, exist_ok=True)
         out_file.write_text("".join(f"{line}\n" for line in stdout))
         if stderr is not None:
             err_file.write_text("".join(f"{line}\n" for line in stderr))
-    assert out_file.exists(), f"no stored transcript {out_file.name}: record it"
-    kept_err = err_file.read_text().splitlines() if err_file.exists() else []
-    fresh = shape(stdout, stderr or [])
-    assert fresh == shape(out_file.read_text().splitlines(), kept_err)
+        if kept is None:
+            kept, kept_err = stdout, stderr or []  # a new case: nothing to compare with yet
+    assert kept is not None, f"no stored transcript {out_file.name}: record it"
+    assert fresh == shape(kept, kept_err), f"{name} reads differently from the stored transcript"
     assert "raw" not in fresh, "a line the parser does not know"
 
 

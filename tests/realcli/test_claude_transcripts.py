@@ -156,9 +156,14 @@ def test_transcript_reads_like_the_stored_fixture(
     fresh = sanitize(done.stdout.decode(), tmp_path, port).splitlines()
     assert fresh, f"no output (exit {done.returncode}): {done.stderr.decode()[-2000:]}"
     stored = FIXTURES / f"claude-{VERSION}-{case}.jsonl"
+    # Compared with what was stored before this run, in record mode too.
+    kept = stored.read_text().splitlines() if stored.exists() else None
     if os.environ.get("AGENTED_REALCLI_RECORD") == "1":
         stored.parent.mkdir(parents=True, exist_ok=True)
         stored.write_text("\n".join(fresh) + "\n")
-    assert stored.exists(), f"no stored transcript {stored.name}: run with AGENTED_REALCLI_RECORD=1"
-    assert shape(fresh) == shape(stored.read_text().splitlines())
+        kept = fresh if kept is None else kept  # a new case: nothing to compare with yet
+    assert kept is not None, (
+        f"no stored transcript {stored.name}: run with AGENTED_REALCLI_RECORD=1"
+    )
+    assert shape(fresh) == shape(kept), f"{case} reads differently from the stored transcript"
     assert "raw" not in shape(fresh), "a line the parser does not know"

@@ -100,7 +100,6 @@ GITHUB_SECTIONS: Mapping[str, Record] = {
     "sender": _rec("login", "type"),
     "pr": _rec(
         "title",
-        "body",
         "author",
         "head_ref",
         "head_sha",
@@ -108,22 +107,25 @@ GITHUB_SECTIONS: Mapping[str, Record] = {
         "html_url",
         "diff_url",
         number=INTEGER,
+        body=NULLABLE,
         draft=BOOLEAN,
         labels=ListOf(LEAF),
     ),
-    "issue": _rec("title", "body", "author", "html_url", number=INTEGER, labels=ListOf(LEAF)),
+    "issue": _rec(
+        "title", "author", "html_url", number=INTEGER, body=NULLABLE, labels=ListOf(LEAF)
+    ),
     "comment": _rec("body", "author", "html_url", command=NULLABLE),
-    "review": _rec("state", "body", "author"),
+    "review": _rec("state", "author", body=NULLABLE),
     "push": _rec(
         "ref",
-        "branch",
         "before",
         "after",
+        branch=NULLABLE,
         commits=ListOf(_rec("id", "message", "author", "url")),
         paths=ListOf(LEAF),
     ),
-    "release": _rec("tag", "name", "body"),
-    "workflow_run": _rec("name", "conclusion", "head_sha", "head_branch", "html_url"),
+    "release": _rec("tag", name=NULLABLE, body=NULLABLE),
+    "workflow_run": _rec("name", "head_sha", "head_branch", "html_url", conclusion=NULLABLE),
 }
 """The fields of each GitHub context section (DESIGN); labels and paths are lists of names.
 

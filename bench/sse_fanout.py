@@ -81,13 +81,13 @@ def serve_ours(folder: str) -> None:
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
-    from agented_core import Agented, Bot, ManualTrigger
+    from agented_core import Agented, Bot, ManualTrigger, Param
     from agented_http import Settings, create_app
 
     bot = Bot(
         name="emit",
         command=(sys.executable, str(HERE), "--emit", "{params.n}", "{params.rate}", "{params.g}"),
-        triggers=(ManualTrigger(params=("n", "rate", "g")),),
+        triggers=(ManualTrigger(params=(Param("n", "integer"), Param("rate", "number"), "g")),),
         timeout=600,
     )
     slot: dict[str, Any] = {}

@@ -29,7 +29,7 @@ database = "sqlite:///state/agented.db"
 
 [bots.hello]
 command = ["echo", "hello {{params.message}}"]
-on = [{{ manual = true, params = ["message"] }}]
+on = [{{ manual = true, params = [{{ name = "message", default = "" }}] }}]
 
 [bots.fails]
 command = ["{FAKE_CLI}", "exit", "9", "it broke"]

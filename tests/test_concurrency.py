@@ -24,9 +24,9 @@ def gate_bot(name: str, gate: Path, **fields):
         "    time.sleep(0.01)\n"
         "print('out', flush=True)\n"
     )
-    from agented_core import Bot, ManualTrigger
+    from agented_core import Bot, ManualTrigger, Param
 
-    params = fields.pop("params", ("pr",))
+    params = fields.pop("params", (Param("pr", default=""),))
     return Bot(
         name=name,
         command=("python3", "-c", script, str(gate)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agented_core.contexts import GITHUB_SECTIONS, shape_for, trigger_shape
+from agented_core.contexts import GITHUB_SECTIONS, Leaf, Record, shape_for, trigger_shape
 from agented_core.models import (
     Bot,
     GitHubTrigger,
@@ -12,6 +12,7 @@ from agented_core.models import (
     ScheduleTrigger,
     WebhookTrigger,
 )
+from agented_core.params import Param
 from agented_core.prompts import check
 
 COMMON = ["bot.name", "bot.provider", "execution.id", "trigger", "now"]
@@ -55,11 +56,27 @@ def test_github_event_sections(event: str, provided: list[str], absent: list[str
         assert not shape.provides(path), path
 
 
-def test_typo_gets_a_suggestion() -> None:
+def test_typo_gets_a_suggestion_and_the_keys_of_its_level() -> None:
     shape = shape_for(Bot("r", triggers=(GitHubTrigger("pull_request"),)))
-    assert shape.problem("pr.titel") == "unknown key 'pr.titel' (did you mean 'pr.title'?)"
-    assert shape.problem("rpo.name") == "unknown key 'rpo' (did you mean 'repo'?)"
-    assert shape.problem("zzz") == "unknown key 'zzz'"
+    pr_keys = ", ".join(sorted(GITHUB_SECTIONS["pr"].fields))
+    assert shape.problem("pr.titel") == (
+        f"unknown key 'pr.titel' (did you mean 'pr.title'?); keys at 'pr': {pr_keys}"
+    )
+    assert (shape.problem("rpo.name") or "").startswith(
+        "unknown key 'rpo' (did you mean 'repo'?); keys at the top level: action, bot, delivery,"
+    )
+    plain = shape_for(Bot("plain"))
+    assert plain.problem("zzz") == (
+        "unknown key 'zzz'; keys at the top level: bot, execution, now, params, trigger"
+    )
+    assert plain.problem("bot.nam") == (
+        "unknown key 'bot.nam' (did you mean 'bot.name'?); "
+        "keys at 'bot': account, description, model, name, provider"
+    )
+    assert plain.problem("params.x") == (
+        "unknown key 'params.x'; declare it in the params of a manual trigger; "
+        "keys at 'params': none"
+    )
 
 
 def test_lists_leaves_and_foreign_keys_get_clear_messages() -> None:
@@ -70,14 +87,24 @@ def test_lists_leaves_and_foreign_keys_get_clear_messages() -> None:
     assert "pull_request" in message and "no trigger of this bot" in message
 
 
-def test_manual_params_are_declared() -> None:
-    bot = Bot("m", triggers=(ManualTrigger(params=("message", "focus")),))
+def test_manual_params_are_declared_plain_values_of_their_type() -> None:
+    level = Param("level", "choice", choices=("low", "high"), default="low")
+    count = Param("count", "integer", required=False)
+    bot = Bot("m", triggers=(ManualTrigger(params=("message", level, count)),))
     shape = shape_for(bot)
-    assert shape.provides("params.message")
-    assert shape.provides("params.focus.any.depth")
+    assert shape.provides("params.message") and shape.provides("params.level")
+    assert "plain value" in (shape.problem("params.message.any") or "")
     problem = shape.problem("params.mesage") or ""
     assert "did you mean 'params.message'" in problem
     assert "declare it in the params of a manual trigger" in problem
+    assert problem.endswith("keys at 'params': count, level, message")
+    params = shape.root.fields["params"]
+    assert isinstance(params, Record)
+    assert {k: v.type for k, v in params.fields.items() if isinstance(v, Leaf)} == {
+        "message": "string",
+        "level": "string",
+        "count": "integer",
+    }
 
 
 def test_several_triggers_provide_the_union() -> None:

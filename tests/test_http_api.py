@@ -14,7 +14,15 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
-from agented_core import Agented, Bot, GitHubTrigger, ScheduleTrigger, Status, WebhookTrigger
+from agented_core import (
+    Agented,
+    Bot,
+    GitHubTrigger,
+    Param,
+    ScheduleTrigger,
+    Status,
+    WebhookTrigger,
+)
 from agented_core.config import Config, WebhookSource
 from agented_http import NoApiKeyError, Settings, StreamTokens, create_app
 from conftest import FAKE_CLI, FIXTURES_DIR, OpenAgented, shell_bot
@@ -29,7 +37,7 @@ AUTH = {"X-API-Key": KEY}
 
 def bots() -> list[Bot]:
     return [
-        shell_bot("hello", "say", "hello {params.who}", params=["who"]),
+        shell_bot("hello", "say", "hello {params.who}", params=[Param("who", default="")]),
         shell_bot("sleeper", "sleep", "30"),
         Bot(
             name="review",
@@ -208,9 +216,16 @@ async def test_bots_show_triggers_params_next_fire_and_hide_env_values(api: Api)
         hello = (await client.get("/bots/hello", headers=AUTH)).json()
         nightly = next(b for b in listed if b["name"] == "nightly")
         missing = await client.get("/bots/nope", headers=AUTH)
-    assert hello["params"] == ["who"] and hello["triggers"] == [
-        {"type": "manual", "params": ["who"]}
-    ]
+    who = {
+        "name": "who",
+        "type": "string",
+        "default": "",
+        "required": False,
+        "choices": [],
+        "description": None,
+    }
+    assert hello["params"] == [who]
+    assert hello["triggers"] == [{"type": "manual", "params": [who]}]
     assert hello["next_fire"] is None
     assert nightly["triggers"][0]["cron"] == "0 3 * * *"
     assert nightly["env"] == {"TOKEN_NAME": "[redacted]"}
@@ -246,6 +261,7 @@ async def test_a_run_is_queued_and_found_at_its_url(api: Api) -> None:
     ("kwargs", "status", "code", "words"),
     [
         ({"json": {"params": {"nope": 1}}}, 400, "bad_request", "unknown parameter"),
+        ({"json": {"params": {"who": 1}}}, 400, "bad_request", "parameter 'who': value must"),
         ({"json": {"params": ["who"]}}, 400, "bad_request", "params must be"),
         ({"json": {"parms": {}}}, 400, "bad_request", "unknown field"),
         ({"json": [1]}, 400, "bad_request", "JSON object"),

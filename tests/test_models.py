@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,10 +19,12 @@ from agented_core.models import (
     ManualTrigger,
     ScheduleTrigger,
     Status,
+    Trigger,
     TriggerKind,
     Usage,
     WebhookTrigger,
 )
+from agented_core.params import Param, ParamType
 
 names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 words = st.lists(names, max_size=3).map(tuple)
@@ -33,6 +36,36 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(names, inner, max_size=3),
     max_leaves=8,
 )
+param_names = st.from_regex(r"[A-Za-z0-9_-]{1,12}", fullmatch=True)
+choice_lists = st.lists(names, min_size=1, max_size=3, unique=True).map(tuple)
+
+
+@st.composite
+def typed_params(draw: st.DrawFn) -> Param:
+    """A parameter declaration of any type, with or without a valid default."""
+    kind = draw(st.sampled_from(ParamType))
+    values: dict[ParamType, st.SearchStrategy[Any]] = {
+        ParamType.STRING: names,
+        ParamType.INTEGER: st.integers(-(2**53), 2**53),
+        ParamType.NUMBER: st.integers(-(2**53), 2**53)
+        | st.floats(allow_nan=False, allow_infinity=False),
+        ParamType.BOOLEAN: st.booleans(),
+    }
+    choices = draw(choice_lists) if kind is ParamType.CHOICE else ()
+    value = st.sampled_from(choices) if choices else values[kind]
+    default = draw(st.none() | value)
+    required = draw(st.booleans()) if default is None else False
+    return Param(
+        draw(param_names),
+        kind,
+        default=default,
+        required=required,
+        choices=choices,
+        description=draw(st.none() | names),
+    )
+
+
+params = st.lists(param_names | typed_params(), max_size=3)
 triggers = st.one_of(
     st.builds(
         GitHubTrigger,
@@ -47,7 +80,7 @@ triggers = st.one_of(
         ignore_bots=st.booleans(),
     ),
     st.builds(ScheduleTrigger, cron=names, timezone=st.none() | names, jitter=st.floats(0, 1e6)),
-    st.builds(ManualTrigger, params=words),
+    st.builds(ManualTrigger, params=params),
     st.builds(WebhookTrigger, source=names, filters=st.dictionaries(names, words, max_size=2)),
 )
 bots = st.builds(
@@ -127,7 +160,39 @@ def test_account_round_trips(account: Account) -> None:
 
 def test_trigger_union_is_tagged() -> None:
     data = converter.unstructure(Bot(name="b", triggers=(ManualTrigger(params=("x",)),)))
-    assert data["triggers"] == [{"type": "manual", "params": ["x"]}]
+    assert data["triggers"] == [
+        {
+            "type": "manual",
+            "params": [
+                {
+                    "name": "x",
+                    "type": "string",
+                    "default": None,
+                    "required": True,
+                    "choices": [],
+                    "description": None,
+                }
+            ],
+        }
+    ]
+
+
+@given(params)
+def test_a_bare_name_and_its_table_read_as_the_same_param(declared: list[Param | str]) -> None:
+    """Both forms of a declaration: a bare name is a required string, a table is whole."""
+    trigger = ManualTrigger(params=declared)
+    as_data = [p if isinstance(p, str) else converter.unstructure(p) for p in declared]
+    read = converter.structure({"type": "manual", "params": as_data}, Trigger)
+    assert read == trigger
+    assert trigger.names == tuple(p if isinstance(p, str) else p.name for p in declared)
+    assert all(isinstance(p, Param) for p in trigger.params)
+    assert from_json(to_json(Bot("b", triggers=(trigger,))), Bot).triggers == (trigger,)
+
+
+def test_bare_names_are_required_strings() -> None:
+    assert ManualTrigger(params=["who"]) == ManualTrigger(params=[Param("who")])
+    assert Param("who") == Param("who", ParamType.STRING, required=True)
+    assert Param("n", "integer", default=3).required is False
 
 
 def test_terminal_statuses() -> None:

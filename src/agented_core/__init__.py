@@ -37,6 +37,7 @@ from .models import (
     Usage,
     WebhookTrigger,
 )
+from .params import Param, ParamType
 from .providers import CommandRequest, LineParser, OptionSpec, Outcome, Provider
 from .store import Store
 from .sync import SyncAgented
@@ -66,6 +67,8 @@ __all__ = [
     "NotFoundError",
     "OptionSpec",
     "Outcome",
+    "Param",
+    "ParamType",
     "PluginError",
     "Problem",
     "Provider",

@@ -32,10 +32,11 @@ from ulid import ULID
 from .concurrency import Admission, Skipped
 from .config import Config, load_config
 from .deliveries import Deliveries
-from .errors import ConfigError, ConflictError, NotFoundError, Problem
+from .errors import ConfigError, ConflictError, NotFoundError
 from .events import EventLog
 from .executor import Executor, utcnow
 from .models import Bot, Event, Execution, Status, TriggerKind
+from .params import resolve, with_defaults
 from .plugins import Plugins
 from .preparation import base_context
 from .process import boot_id, group_alive, kill_group, process_start_time
@@ -252,27 +253,18 @@ class Agented:
     ) -> Execution:
         """Queue a run of bot ``name`` and return its execution (status ``queued``).
 
-        ``params`` must be declared by one of the bot's manual triggers; anything else is a
-        :class:`ConfigError` and nothing is written.
+        ``params`` are checked against the declarations of the bot's manual triggers
+        (:func:`agented_core.params.resolve`): an unknown name, a missing required parameter or
+        a value of the wrong type is a :class:`ConfigError` and nothing is written. Defaults are
+        filled in for every run but a rerun (which keeps its original params).
         """
         bot = self.bot(name)
-        params = dict(params or {})
         if trigger in (TriggerKind.API, TriggerKind.MANUAL):
-            declared = bot.manual_params
-            unknown = sorted(set(params) - set(declared))
-            if unknown:
-                listed = ", ".join(declared) or "none"
-                raise ConfigError(
-                    [
-                        Problem(
-                            f"unknown parameter(s) {', '.join(unknown)}; declared: {listed}",
-                            bot=name,
-                            field="params",
-                        )
-                    ]
-                )
-            for key in declared:
-                params.setdefault(key, "")
+            params = resolve(bot.param_specs, params or {}, bot=name)
+        elif trigger is TriggerKind.RERUN:
+            params = dict(params or {})
+        else:
+            params = with_defaults(bot.param_specs, params or {})
         if not self._accepting or self._tg is None:
             raise ConflictError("agented is shutting down and takes no new runs")
         execution = Execution(

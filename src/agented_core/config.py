@@ -29,6 +29,7 @@ from .models import (
     Trigger,
     WebhookTrigger,
 )
+from .params import SPEC_KEYS, parse_specs
 
 DEFAULT_CONFIG = "agented.toml"
 
@@ -309,7 +310,8 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
         "catch_up": CatchUp,
         "jitter": parse_duration,
     },
-    "on: manual": {"manual": _bool, "params": _strs},
+    "on: manual": {"manual": _bool, "params": parse_specs},
+    "on: manual params": dict(SPEC_KEYS),
     "on: webhook": {"webhook": _str, "filters": _globs_map},
 }
 """Every table of the config file and the keys it accepts (docs/configuration.md lists them)."""

@@ -5,16 +5,19 @@ builds it from the bot's triggers so that :func:`agented_core.prompts.check` ref
 the bot loads.
 
 Every bot's context has ``bot`` {name, provider, model, account, description}, ``execution``
-{id}, ``trigger`` (the kind), ``now`` (ISO-8601, UTC) and ``params`` (the names declared by its
-manual triggers; each value may be any JSON). Webhook triggers add ``event``, ``action``,
-``delivery`` and ``payload`` (the raw body: any sub-path is allowed); generic sources also
-``source``. GitHub triggers add ``repo`` and ``sender``, and the sections of their event type
-(:data:`GITHUB_EVENT_SECTIONS`); an event type not listed there gets no section.
+{id, attempt}, ``trigger`` (the kind), ``now`` (ISO-8601, UTC) and ``params`` (the parameters
+declared by its manual triggers, each a plain value of its declared type). Webhook triggers
+add ``event``, ``action``, ``delivery`` and ``payload`` (the raw body: any sub-path is allowed);
+generic sources also ``source``. GitHub triggers add ``repo`` and ``sender``, and the sections
+of their event type (:data:`GITHUB_EVENT_SECTIONS`); an event type not listed there gets none.
 
 A bot with several triggers may use a key if *any* of its triggers provides it. At run time a
 key the current trigger does not provide renders as the empty string (the runner renders with
 ``missing="empty"``), so ``{pr.number}`` in a bot fired by both ``pull_request`` and a schedule
 is empty on scheduled runs.
+
+Each plain value carries the name of its type (:attr:`Leaf.type`); ``docs/contexts.md`` lists
+every key with its type, and a test holds the page and these shapes together.
 """
 
 from __future__ import annotations
@@ -25,11 +28,16 @@ from collections.abc import Iterable, Mapping
 from attrs import frozen
 
 from agented_core.models import Bot, GitHubTrigger, ManualTrigger, Trigger, WebhookTrigger
+from agented_core.params import Param
 
 __all__ = [
+    "BASE",
+    "BOOLEAN",
     "GITHUB_EVENT_SECTIONS",
     "GITHUB_SECTIONS",
+    "INTEGER",
     "LEAF",
+    "NULLABLE",
     "OPEN",
     "ContextShape",
     "Leaf",
@@ -37,6 +45,7 @@ __all__ = [
     "Node",
     "Open",
     "Record",
+    "params_shape",
     "shape_for",
     "trigger_shape",
 ]
@@ -44,7 +53,13 @@ __all__ = [
 
 @frozen
 class Leaf:
-    """A plain value (string, number, boolean or null): no keys below it."""
+    """A plain value (string, number, boolean or null): no keys below it.
+
+    ``type`` names its JSON type as the docs show it: ``string``, ``integer``, ``number``,
+    ``boolean``, optionally with `` or null``.
+    """
+
+    type: str = "string"
 
 
 @frozen
@@ -68,6 +83,9 @@ class Record:
 
 Node = Leaf | Open | ListOf | Record
 LEAF = Leaf()
+NULLABLE = Leaf("string or null")
+INTEGER = Leaf("integer")
+BOOLEAN = Leaf("boolean")
 OPEN = Open()
 
 
@@ -77,37 +95,42 @@ def _rec(*names: str, **nodes: Node) -> Record:
 
 GITHUB_SECTIONS: Mapping[str, Record] = {
     "repo": _rec(
-        "owner", "name", "full_name", "default_branch", "clone_url", "html_url", "private"
+        "owner", "name", "full_name", "default_branch", "clone_url", "html_url", private=BOOLEAN
     ),
     "sender": _rec("login", "type"),
     "pr": _rec(
-        "number",
         "title",
-        "body",
         "author",
         "head_ref",
         "head_sha",
         "base_ref",
-        "draft",
         "html_url",
         "diff_url",
+        number=INTEGER,
+        body=NULLABLE,
+        draft=BOOLEAN,
         labels=ListOf(LEAF),
     ),
-    "issue": _rec("number", "title", "body", "author", "html_url", labels=ListOf(LEAF)),
-    "comment": _rec("body", "author", "html_url", "command"),
-    "review": _rec("state", "body", "author"),
+    "issue": _rec(
+        "title", "author", "html_url", number=INTEGER, body=NULLABLE, labels=ListOf(LEAF)
+    ),
+    "comment": _rec("body", "author", "html_url", command=NULLABLE),
+    "review": _rec("state", "author", body=NULLABLE),
     "push": _rec(
         "ref",
-        "branch",
         "before",
         "after",
+        branch=NULLABLE,
         commits=ListOf(_rec("id", "message", "author", "url")),
         paths=ListOf(LEAF),
     ),
-    "release": _rec("tag", "name", "body"),
-    "workflow_run": _rec("name", "conclusion", "head_sha", "head_branch", "html_url"),
+    "release": _rec("tag", name=NULLABLE, body=NULLABLE),
+    "workflow_run": _rec("name", "head_sha", "head_branch", "html_url", conclusion=NULLABLE),
 }
-"""The fields of each GitHub context section (DESIGN); labels and paths are lists of names."""
+"""The fields of each GitHub context section (DESIGN); labels and paths are lists of names.
+
+Any field is ``None`` when the payload lacks it; the types are those of a complete payload.
+"""
 
 GITHUB_EVENT_SECTIONS: Mapping[str, tuple[str, ...]] = {
     "pull_request": ("pr",),
@@ -129,13 +152,14 @@ On ``issue_comment``, ``pr`` is ``None`` unless the issue is a pull request, and
 issue-level fields are known (no ``head_*``/``base_ref``, which the payload does not carry).
 """
 
-_BASE = _rec(
+BASE = _rec(
     "trigger",
     "now",
-    bot=_rec("name", "provider", "model", "account", "description"),
-    execution=_rec("id"),
+    bot=_rec("name", "provider", model=NULLABLE, account=NULLABLE, description=NULLABLE),
+    execution=_rec("id", attempt=INTEGER),
 )
-_WEBHOOK = _rec("event", "action", "delivery", payload=OPEN)
+"""The keys every context has, ``params`` aside (see :func:`params_shape`)."""
+_WEBHOOK = _rec("event", action=NULLABLE, delivery=NULLABLE, payload=OPEN)
 
 
 def _merge(a: Node, b: Node) -> Node:
@@ -217,7 +241,9 @@ class ContextShape:
             message += f" (did you mean '{head}{close[0]}'?)"
         if walked == ["params"]:
             message += "; declare it in the params of a manual trigger"
-        return message
+        level = f"'{'.'.join(walked)}'" if walked else "the top level"
+        listed = ", ".join(sorted(keys)) if keys else "none"
+        return f"{message}; keys at {level}: {listed}"
 
     def paths(self) -> list[str]:
         """Every dotted path down to a plain value (lists as ``.0``, open values as themselves)."""
@@ -236,8 +262,9 @@ class ContextShape:
         return out
 
 
-def _params(names: Iterable[str]) -> Record:
-    return Record(dict.fromkeys(names, OPEN))
+def params_shape(params: Iterable[Param]) -> Record:
+    """The ``params`` of a context: each declared parameter, a plain value of its type."""
+    return Record({p.name: Leaf(p.type.json_type) for p in params})
 
 
 def trigger_shape(trigger: Trigger) -> ContextShape:
@@ -250,13 +277,13 @@ def trigger_shape(trigger: Trigger) -> ContextShape:
     if isinstance(trigger, WebhookTrigger):
         return ContextShape(Record({**_WEBHOOK.fields, "source": LEAF}))
     if isinstance(trigger, ManualTrigger):
-        return ContextShape(Record({"params": _params(trigger.params)}))
+        return ContextShape(Record({"params": params_shape(trigger.params)}))
     return ContextShape(Record({}))
 
 
 def shape_for(bot: Bot) -> ContextShape:
     """The keys ``bot``'s templates may use: the common ones plus any its triggers provide."""
-    shape = ContextShape(Record({**_BASE.fields, "params": _params(bot.manual_params)}))
+    shape = ContextShape(Record({**BASE.fields, "params": params_shape(bot.param_specs)}))
     for trigger in bot.triggers:
         shape = shape.merged(trigger_shape(trigger))
     return shape

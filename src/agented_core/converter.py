@@ -1,7 +1,8 @@
 """The one cattrs converter: how every model looks as JSON-ready data.
 
 Datetimes are ISO 8601 strings in UTC, enums their values, tuples lists. Triggers, a union,
-carry a ``type`` tag (``github``, ``schedule``, ``manual``, ``webhook``).
+carry a ``type`` tag (``github``, ``schedule``, ``manual``, ``webhook``). A run parameter is
+always written as a whole table; a bare name is read as a required string parameter.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import cattrs
 from cattrs.strategies import configure_tagged_union
 
 from .models import GitHubTrigger, ManualTrigger, ScheduleTrigger, Trigger, WebhookTrigger
+from .params import Param
 
 T = TypeVar("T")
 
@@ -61,6 +63,12 @@ def _make_converter() -> cattrs.Converter:
     # walking it value by value is the largest cost of saving a webhook's execution
     conv.register_unstructure_hook_func(_is_json_mapping, _as_dict)
     conv.register_structure_hook_func(_is_json_mapping, lambda value, _: _as_dict(value))
+    param_table = conv.gen_structure_attrs_fromdict(Param)
+
+    def structure_param(value: Any, _: type) -> Param:
+        return Param(value) if isinstance(value, str) else param_table(value, Param)
+
+    conv.register_structure_hook(Param, structure_param)
     configure_tagged_union(
         Trigger,
         conv,

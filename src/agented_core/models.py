@@ -13,6 +13,8 @@ from typing import Any
 
 from attrs import define, field, frozen
 
+from .params import Param, as_params
+
 
 class Status(enum.StrEnum):
     """The status of an execution (DESIGN: "Status")."""
@@ -147,9 +149,18 @@ class ScheduleTrigger:
 
 @frozen
 class ManualTrigger:
-    """Allow runs on demand (CLI, API) with the declared ``params``."""
+    """Allow runs on demand (CLI, API) with the declared ``params``.
 
-    params: tuple[str, ...] = field(default=(), converter=_strs)
+    Each entry is a :class:`~agented_core.params.Param`; a bare name given here becomes a
+    required string parameter, so ``ManualTrigger(params=["who"])`` declares ``who``.
+    """
+
+    params: tuple[Param, ...] = field(default=(), converter=as_params)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names of the declared parameters."""
+        return tuple(p.name for p in self.params)
 
 
 @frozen
@@ -238,11 +249,18 @@ class Bot:
     @property
     def manual_params(self) -> tuple[str, ...]:
         """Every parameter name declared by the bot's manual triggers."""
-        names: list[str] = []
+        return tuple(p.name for p in self.param_specs)
+
+    @property
+    def param_specs(self) -> tuple[Param, ...]:
+        """Every parameter the bot's manual triggers declare; the first declaration of a name
+        wins."""
+        specs: dict[str, Param] = {}
         for trigger in self.triggers:
             if isinstance(trigger, ManualTrigger):
-                names.extend(p for p in trigger.params if p not in names)
-        return tuple(names)
+                for param in trigger.params:
+                    specs.setdefault(param.name, param)
+        return tuple(specs.values())
 
 
 @define

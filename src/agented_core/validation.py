@@ -160,4 +160,4 @@ def _trigger_problems(
 
 def declared_params(bot: Bot) -> tuple[str, ...]:
     """The params a manual run of ``bot`` may pass."""
-    return tuple(p for t in bot.triggers if isinstance(t, ManualTrigger) for p in t.params)
+    return tuple(p for t in bot.triggers if isinstance(t, ManualTrigger) for p in t.names)

@@ -127,9 +127,16 @@ def components() -> dict[str, Schema]:
         "description": "An execution without its trigger context.",
     }
     bot = schemas["Bot"]
-    bot["properties"]["params"] = {"type": "array", "items": STRING}
+    bot["properties"]["params"] = {
+        "type": "array",
+        "items": _ref("Param"),
+        "description": "every parameter the bot's manual triggers declare",
+    }
     bot["properties"]["next_fire"] = {"type": ["string", "null"], "format": "date-time"}
     bot["required"] = [*bot["required"], "params", "next_fire"]
+    schemas["Param"]["properties"]["default"] = {
+        "description": "a value of the parameter's type; null when it has no default",
+    }
     bot_pair = _obj({"bot": STRING, "reason": STRING})
     schemas.update(
         {
@@ -146,7 +153,11 @@ def components() -> dict[str, Schema]:
                 "properties": {
                     "params": {
                         "type": "object",
-                        "description": "values of the parameters the bot's manual trigger declares",
+                        "description": (
+                            "values of the parameters the bot's manual triggers declare, each "
+                            "of its type (Bot.params); an unknown name, a missing required "
+                            "parameter or a wrong type is a 400 naming it"
+                        ),
                         "additionalProperties": True,
                     }
                 },

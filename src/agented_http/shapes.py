@@ -2,7 +2,8 @@
 
 An execution in a list leaves out its ``context`` (the trigger's context, with a webhook's whole
 payload); ``GET /executions/{id}`` has it. A bot shows its ``env`` names with redacted values,
-its declared manual ``params`` and its ``next_fire``.
+its declared manual ``params`` (each a whole parameter table: name, type, default, required,
+choices, description) and its ``next_fire``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,6 @@ def bot_data(bot: Bot, next_fire: datetime | None) -> dict[str, Any]:
     """A bot with its triggers, declared params and next scheduled fire."""
     data: dict[str, Any] = to_data(bot)
     data["env"] = {name: REDACTED for name in bot.env}
-    data["params"] = list(bot.manual_params)
+    data["params"] = to_data(list(bot.param_specs))
     data["next_fire"] = to_data(next_fire) if next_fire is not None else None
     return data

@@ -16,6 +16,7 @@ from ..agented import Agented
 from ..config import Config, load_config
 from ..errors import AgentedError
 from ..models import Status, TriggerKind
+from ..params import resolve
 from ..render import PlainRenderer, TerminalRenderer
 
 
@@ -33,18 +34,11 @@ def parse_params(pairs: Sequence[str]) -> dict[str, str]:
 def cmd_run(args: argparse.Namespace, out: TextIO, exit_code: Callable[[Status], int]) -> int:
     """Check everything first (nothing is written on a mistake), then run."""
     config = load_config(args.config)
-    params = parse_params(args.param)
+    pairs = parse_params(args.param)
     bot = config.bots.get(args.bot)
     if bot is None:
         known = ", ".join(sorted(config.bots)) or "none"
         raise AgentedError(f"no bot named {args.bot!r} in {config.path} (bots: {known})")
-    unknown = sorted(set(params) - set(bot.manual_params))
-    if unknown:
-        declared = ", ".join(bot.manual_params) or "none"
-        raise AgentedError(
-            f"bot {args.bot!r} does not declare parameter(s) {', '.join(unknown)} "
-            f"(declared: {declared})"
-        )
     context: dict[str, Any] = {}
     trigger = TriggerKind.MANUAL
     if args.payload or args.event:
@@ -58,6 +52,10 @@ def cmd_run(args: argparse.Namespace, out: TextIO, exit_code: Callable[[Status],
             raise AgentedError(f"cannot read payload {args.payload}: {exc}") from None
         context = build_context(args.event, payload, None)
         trigger = TriggerKind.GITHUB
+    # command-line values are text: coerced per declared type, refused (exit 2) before any run
+    params = resolve(
+        bot.param_specs, pairs, bot=args.bot, text=True, complete=trigger is TriggerKind.MANUAL
+    )
     live = not (args.json or args.plain) and out.isatty()
     renderer: PlainRenderer | TerminalRenderer = (
         TerminalRenderer(out) if live else PlainRenderer(out, as_json=args.json)
@@ -69,7 +67,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, exit_code: Callable[[Status],
 async def _run(
     config: Config,
     bot: str,
-    params: dict[str, str],
+    params: dict[str, Any],
     context: dict[str, Any],
     trigger: TriggerKind,
     renderer: PlainRenderer | TerminalRenderer,

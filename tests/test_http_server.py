@@ -258,7 +258,7 @@ database = "sqlite:///agented.db"
 kill_grace = "1s"
 
 [bots.sleeper]
-command = ["{FAKE_CLI}", "sleep", "300"]
+command = ["{FAKE_CLI}", "silent", "300"]
 on = [{{ manual = true }}]
 
 [bots.escaper]
@@ -291,7 +291,8 @@ on = [{{ manual = true }}]
                 ]
             escaped = int(escaped_file.read_text())
             groups = [e["pgid"] for e in executions]
-            served.process.kill()  # SIGKILL: no cleanup at all
+            # SIGKILL: no cleanup at all (the silent sleeper writes nothing, so no SIGPIPE ends it)
+            served.process.kill()
             served.process.wait()
             killed_at = time.monotonic()
         _wait(lambda: not group_alive(groups[1]), 10)  # the shell died of SIGPIPE ...

@@ -137,6 +137,7 @@ async def test_host_killed_mid_run_then_restarted(tmp_path: Path) -> None:
             events = [e async for e in ag.events(execution.id)]
         assert execution.status is Status.INTERRUPTED
         assert "stopped while it was running" in (execution.error or "")
+        assert [(a.number, a.decision) for a in execution.attempts] == [(1, "interrupted")]
         assert not alive(child) and not group_alive(child)  # ... until the restart ended it
         assert [(e.seq, e.text) for e in events[: len(before)]] == [(e.seq, e.text) for e in before]
         assert events[-1].data["status"] == "interrupted"

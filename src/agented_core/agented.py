@@ -33,7 +33,7 @@ from .deliveries import Deliveries
 from .errors import ConfigError, ConflictError, NotFoundError, Problem
 from .events import EventLog
 from .executor import Executor, utcnow
-from .models import Bot, Event, Execution, Status, TriggerKind
+from .models import AttemptRecord, Bot, Event, Execution, Status, TriggerKind
 from .owners import Owner
 from .plugins import Plugins
 from .preparation import base_context
@@ -641,6 +641,19 @@ class Agented:
         if not ((waiting and current.status is Status.WAITING) or self._orphaned(current)):
             return current
         await self._kill_leftovers(current)
+        cut = current.status in (Status.RUNNING, Status.PAUSED) and current.attempt > 0
+        if cut and all(a.number != current.attempt for a in current.attempts):
+            # the attempt its dead owner never got to record
+            current.attempts.append(
+                AttemptRecord(
+                    number=current.attempt,
+                    provider=current.provider or "",
+                    account=current.account,
+                    finished_at=self.clock(),
+                    error=reason,
+                    decision=status.value,
+                )
+            )
         self.event_log.open(current.id, await self.store.last_seq(current.id))
         try:
             await self.executor.set_status(current, status, reason=reason)

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from agented_core.cli import run_cli
+from agented_core.process import group_alive
 from conftest import FAKE_CLI
 
 AGENTED = str(Path(sys.executable).parent / "agented")
@@ -217,3 +218,109 @@ def test_serve_without_the_http_extra_says_what_to_install(
     code = run_cli(["serve", "--config", str(EXAMPLE)])
     assert code == 2
     assert "pip install 'agented[http]'" in capsys.readouterr().err
+
+
+# a shell that starts a job in a session of its own and keeps writing: once the server is
+# killed, the next write kills the shell (SIGPIPE), its group dies, the job lives on
+ESCAPER = """
+setsid sleep 300 < /dev/null > /dev/null 2>&1 &
+echo $! > "$1.tmp" && mv "$1.tmp" "$1"
+echo ready
+while :; do echo tick; sleep 0.1; done
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def _wait(check: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s")
+        time.sleep(0.05)
+
+
+def test_a_server_killed_and_restarted_at_once_ends_the_dead_ones_runs(tmp_path: Path) -> None:
+    """systemd's ``Restart=always``: SIGKILL, a new server 2 s later, far within stale_after."""
+    (tmp_path / "escaper.sh").write_text(ESCAPER)
+    escaped_file = tmp_path / "escaped"
+    config = tmp_path / "agented.toml"
+    config.write_text(
+        f"""
+[agented]
+database = "sqlite:///agented.db"
+kill_grace = "1s"
+
+[bots.sleeper]
+command = ["{FAKE_CLI}", "silent", "300"]
+on = [{{ manual = true }}]
+
+[bots.escaper]
+command = ["sh", "{tmp_path / "escaper.sh"}", "{escaped_file}"]
+on = [{{ manual = true }}]
+"""
+    )
+    escaped, groups = 0, []
+    try:
+        with serve(config, cwd=tmp_path, AGENTED_API_KEYS=KEY) as served:
+            with httpx.Client(base_url=served.url, timeout=20) as client:
+                ids = [
+                    client.post(f"/agented/bots/{bot}/runs", headers=AUTH).json()["execution_id"]
+                    for bot in ("sleeper", "escaper")
+                ]
+
+                def running() -> bool:
+                    return (
+                        all(
+                            client.get(f"/agented/executions/{i}", headers=AUTH).json()["status"]
+                            == "running"
+                            for i in ids
+                        )
+                        and escaped_file.exists()
+                    )
+
+                _wait(running, 30)
+                executions = [
+                    client.get(f"/agented/executions/{i}", headers=AUTH).json() for i in ids
+                ]
+            escaped = int(escaped_file.read_text())
+            groups = [e["pgid"] for e in executions]
+            # SIGKILL: no cleanup at all (the silent sleeper writes nothing, so no SIGPIPE ends it)
+            served.process.kill()
+            served.process.wait()
+            killed_at = time.monotonic()
+        _wait(lambda: not group_alive(groups[1]), 10)  # the shell died of SIGPIPE ...
+        assert _alive(escaped) and group_alive(groups[0])  # ... the rest lives on
+        time.sleep(max(0.0, killed_at + 2.0 - time.monotonic()))  # the restart delay
+        with serve(config, cwd=tmp_path, AGENTED_API_KEYS=KEY) as served:
+            restarted = time.monotonic()
+            with httpx.Client(base_url=served.url, timeout=20) as client:
+
+                def interrupted() -> bool:
+                    return all(
+                        client.get(f"/agented/executions/{i}", headers=AUTH).json()["status"]
+                        == "interrupted"
+                        for i in ids
+                    )
+
+                _wait(interrupted, 5)
+                assert time.monotonic() - restarted < 5
+                errors = [
+                    client.get(f"/agented/executions/{i}", headers=AUTH).json()["error"]
+                    for i in ids
+                ]
+        assert all("stopped while it was running" in e for e in errors)
+        assert not _alive(escaped) and not any(group_alive(g) for g in groups)
+    finally:
+        for kill, pid in ((os.kill, escaped), *((os.killpg, g) for g in groups)):
+            try:
+                if pid:
+                    kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -199,3 +199,33 @@ async def test_child_env_is_allowlisted_and_secrets_are_redacted(
     assert any(t.startswith("PATH=") for t in texts)
     assert "sk-work-0123456789" not in repr(events)
     assert os.environ["WORK_KEY"] == "sk-work-0123456789"
+
+
+async def test_each_attempt_records_its_exit_code(open_agented: OpenAgented) -> None:
+    bots = [shell_bot("ok", "say", "hi"), shell_bot("bad", "exit", "3", "no", max_attempts=1)]
+    async with open_agented(bots) as ag:
+        ok = await ag.wait((await ag.run("ok")).id, timeout=20)
+        bad = await ag.wait((await ag.run("bad")).id, timeout=20)
+        stored = await ag.store.get_execution(ok.id)
+    assert ok.status is Status.SUCCEEDED and bad.status is Status.FAILED
+    assert [a.exit_code for a in ok.attempts] == [0] == [ok.exit_code]
+    assert stored is not None and stored.attempts[0].exit_code == 0
+    assert [a.exit_code for a in bad.attempts] == [3]
+
+
+async def test_the_run_tag_is_stored_before_the_process_runs(
+    open_agented: OpenAgented, tmp_path: Path
+) -> None:
+    from agented_core.process import RUN_TAG, environ_value
+
+    pid_file = tmp_path / "pid"
+    async with open_agented([shell_bot("tagged", "pid-file", str(pid_file))]) as ag:
+        execution = await ag.run("tagged")
+        await wait_for(pid_file.exists)
+        await wait_for(lambda: ag._active[execution.id].status is Status.RUNNING)
+        stored = await ag.store.get_execution(execution.id)
+        assert stored is not None and stored.run_tag
+        assert environ_value(int(pid_file.read_text()), RUN_TAG) == stored.run_tag
+        assert stored.pgid == int(pid_file.read_text())
+        await ag.cancel(execution.id)
+        await ag.wait(execution.id, timeout=20)

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import builtins
 import logging
-import os
 import signal
-import socket
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -35,11 +33,12 @@ from .deliveries import Deliveries
 from .errors import ConfigError, ConflictError, NotFoundError
 from .events import EventLog
 from .executor import Executor, utcnow
-from .models import Bot, Event, Execution, Status, TriggerKind
+from .models import AttemptRecord, Bot, Event, Execution, Status, TriggerKind
+from .owners import Owner
 from .params import resolve, with_defaults
 from .plugins import Plugins
 from .preparation import base_context
-from .process import boot_id, group_alive, kill_group, process_start_time
+from .process import end_run
 from .runner import StopReason
 from .scheduler import Scheduler
 from .store.base import Store
@@ -56,9 +55,8 @@ def new_execution_id() -> str:
 
 
 def owner_identity() -> str:
-    """This process, identified for good: host, pid, process start time, boot."""
-    pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{process_start_time(pid) or 0}:{boot_id()[:8]}"
+    """This process, identified for good: host, pid, process start time, boot, pid namespace."""
+    return str(Owner.this_process())
 
 
 class Agented:
@@ -66,7 +64,9 @@ class Agented:
 
     Create it with :meth:`open` (an async context manager). Runs started here are owned by this
     process; a second process on the same store sees them, follows their events and asks their
-    owner to cancel them through the store, but never touches them itself.
+    owner to cancel them through the store, but never touches them while the owner lives. Once
+    the owner is gone (provably, on this host, or by a stale heartbeat) any process may end
+    them: recovery, every ``sweep_interval`` seconds, and a cancel end their processes first.
     """
 
     def __init__(
@@ -79,6 +79,7 @@ class Agented:
         control_interval: float = 0.25,
         wake_interval: float = 1.0,
         stale_after: float = 15.0,
+        sweep_interval: float = 2.0,
         shutdown_grace: float | None = None,
         clock: Any = None,
         host_env: Mapping[str, str] | None = None,
@@ -86,11 +87,13 @@ class Agented:
         self.config = config
         self.plugins = plugins
         self.store = store
-        self.owner = owner_identity()
+        self._here = Owner.this_process()
+        self.owner = str(self._here)
         self.heartbeat_interval = heartbeat_interval
         self.control_interval = control_interval
         self.wake_interval = wake_interval
         self.stale_after = stale_after
+        self.sweep_interval = sweep_interval
         self.shutdown_grace = (
             config.settings.shutdown_grace if shutdown_grace is None else shutdown_grace
         )
@@ -138,7 +141,8 @@ class Agented:
         starts the cron triggers (a server does; a one-off ``agented run`` does not); ``wake``
         restarts ``waiting`` executions when their time comes (off for short-lived commands,
         which would take them and then exit); ``recover`` interrupts executions whose process
-        died (off for read-only commands). Raises
+        died, now and every ``sweep_interval`` seconds while open, ending what is left of their
+        processes (off for read-only commands). Raises
         :class:`ConfigError` listing every problem before anything is written.
         """
         if config is None:
@@ -168,6 +172,8 @@ class Agented:
                     await agented._recover()
                 agented._accepting = True
                 tg.start_soon(agented._owner_loop)
+                if recover:
+                    tg.start_soon(agented._sweep_loop)
                 if wake:
                     tg.start_soon(agented._wake_loop)
                 if schedules:
@@ -438,15 +444,16 @@ class Agented:
         if action == "resume" and execution.status is not Status.PAUSED:
             raise ConflictError(f"only a paused execution can be resumed, not a {execution.status}")
         if action == "cancel" and (execution.status is Status.WAITING or self._orphaned(execution)):
-            # nobody runs it: finish it here
-            self.event_log.open(execution.id, await self.store.last_seq(execution.id))
-            self._active[execution.id] = execution
-            try:
-                await self.executor.set_status(execution, Status.CANCELLED, reason="cancelled")
-            finally:
-                self._active.pop(execution.id, None)
-                await self.event_log.close(execution.id)
-            return execution
+            # nobody runs it: end what is left of its processes, then finish it here
+            ended = await self._end_orphan(execution, Status.CANCELLED, "cancelled", waiting=True)
+            if ended is None:  # another process is ending it: wait for that
+                with anyio.move_on_after(self.config.settings.kill_grace + 15):
+                    while not (ended := await self.get(execution_id)).status.terminal:
+                        await anyio.sleep(self.event_log.poll_interval)
+            assert ended is not None
+            if not ended.status.terminal:  # its owner is back: ask it
+                await self.store.request_control(execution_id, action)
+            return ended
         await self.store.request_control(execution_id, action)
         return execution
 
@@ -527,13 +534,20 @@ class Agented:
 
     # ownership
     def _orphaned(self, execution: Execution) -> bool:
-        """True when the execution's owner is another process that has stopped beating."""
+        """True when the execution's owner is another process that is gone.
+
+        Gone provably (on this host: its pid is not alive, or is another process; or the
+        machine rebooted), or presumably: it stopped beating for ``stale_after`` seconds.
+        """
         if execution.owner == self.owner:
             return False
-        beat = execution.heartbeat_at or execution.created_at
-        if beat is None:
+        owner = Owner.parse(execution.owner)
+        if owner is not None and owner.gone(self._here):
             return True
-        return self.clock() - beat > timedelta(seconds=self.stale_after)
+        return self._stale(execution.heartbeat_at or execution.created_at)
+
+    def _stale(self, beat: datetime | None) -> bool:
+        return beat is None or self.clock() - beat > timedelta(seconds=self.stale_after)
 
     async def _owner_loop(self) -> None:
         """Beat the heartbeat of this process's runs; apply control requests from others."""
@@ -553,35 +567,114 @@ class Agented:
             except Exception:
                 log.exception("heartbeat failed")
 
-    async def _recover(self) -> None:
-        """Executions whose owner died: interrupt them and kill their groups (if provably ours)."""
-        for execution in await self.store.find_executions(ACTIVE):
-            if not self._orphaned(execution):
-                continue
-            await self._kill_leftovers(execution)
-            self.event_log.open(execution.id, await self.store.last_seq(execution.id))
+    async def _sweep_loop(self) -> None:
+        while True:
+            await anyio.sleep(self.sweep_interval)
             try:
-                await self.executor.set_status(
-                    execution,
-                    Status.INTERRUPTED,
-                    reason=f"its process ({execution.owner}) stopped while it was "
-                    f"{execution.status.value}",
+                await self._recover()
+            except Exception:
+                log.exception("recovering executions of dead processes failed")
+
+    async def _recover(self) -> builtins.list[str]:
+        """Interrupt the executions whose owner is gone, ending their processes first.
+
+        Only owners that are gone or have a stale heartbeat are looked at closer, so a sweep
+        over a store full of live runs reads one row per owner. The ids interrupted.
+        """
+        interrupted: list[str] = []
+        for owner, oldest in (await self.store.owners(ACTIVE)).items():
+            if owner == self.owner:
+                continue
+            parsed = Owner.parse(owner)
+            if not (parsed is not None and parsed.gone(self._here)) and not self._stale(oldest):
+                continue
+            found = await self.store.find_executions(ACTIVE, owner=owner)
+            for execution in found:
+                if execution.owner != owner or not self._orphaned(execution):
+                    continue
+                reason = (
+                    f"its process ({execution.owner}) stopped while it was {execution.status.value}"
                 )
-            finally:
-                await self.event_log.close(execution.id)
+                ended = await self._end_orphan(execution, Status.INTERRUPTED, reason)
+                if ended is not None and ended.status is Status.INTERRUPTED:
+                    interrupted.append(ended.id)
+        return interrupted
+
+    async def _end_orphan(
+        self, execution: Execution, status: Status, reason: str, *, waiting: bool = False
+    ) -> Execution | None:
+        """End an execution nobody runs: its processes first, then its status.
+
+        A lease makes one process do it when several find the same orphan (a sweep and a
+        cancel, two servers). ``None`` when another process holds it; the execution as it
+        ended otherwise (also when it had ended, or its owner came back, meanwhile).
+        ``waiting`` lets a ``waiting`` execution (which belongs to nobody) be ended too.
+        """
+        key = f"end:{execution.id}"
+        token = uuid.uuid4().hex
+        ttl = self.config.settings.kill_grace + 60.0
+        if not await self.store.claim(key, token, ttl):
+            return None
+        ended: Execution | None = None
+        try:
+            with anyio.CancelScope(shield=True):  # once begun, an orphan is ended whole
+                ended = await self._finish_orphan(execution.id, status, reason, waiting)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.store.release(key, token)
+        return ended
+
+    async def _finish_orphan(
+        self, execution_id: str, status: Status, reason: str, waiting: bool
+    ) -> Execution | None:
+        current = await self.store.get_execution(execution_id)  # as it is now, under the lease
+        if current is None or current.status.terminal:
+            return current
+        if not ((waiting and current.status is Status.WAITING) or self._orphaned(current)):
+            return current
+        await self._kill_leftovers(current)
+        cut = current.status in (Status.RUNNING, Status.PAUSED) and current.attempt > 0
+        if cut and all(a.number != current.attempt for a in current.attempts):
+            # the attempt its dead owner never got to record
+            current.attempts.append(
+                AttemptRecord(
+                    number=current.attempt,
+                    provider=current.provider or "",
+                    account=current.account,
+                    finished_at=self.clock(),
+                    error=reason,
+                    decision=status.value,
+                )
+            )
+        self.event_log.open(current.id, await self.store.last_seq(current.id))
+        try:
+            await self.executor.set_status(current, status, reason=reason)
+        finally:
+            await self.event_log.close(current.id)
+        return current
 
     async def _kill_leftovers(self, execution: Execution) -> None:
-        pgid = execution.pgid
-        if pgid is None or execution.process_start is None:
+        """End what is left of the execution's processes, if they are visible and provably its.
+
+        The group only when its leader is the recorded process (or a member carries the run
+        tag), and every process with the run tag started since the run began: a recycled pid
+        is never touched. An owner on another host or boot left nothing to end from here.
+        """
+        owner = Owner.parse(execution.owner)
+        if owner is None or not owner.local(self._here):
             return
-        owner_boot = (execution.owner or "").rsplit(":", 1)[-1]
-        if owner_boot != boot_id()[:8]:
-            return  # another boot: every process of that run is long gone
-        if process_start_time(pgid) != execution.process_start:
-            return  # the pid was recycled: not our process
-        if group_alive(pgid):
-            log.warning("killing the leftover process group %d of %s", pgid, execution.id)
-            await kill_group(pgid, self.config.settings.kill_grace)
+        if execution.pgid is None and not execution.run_tag:
+            return
+        left = await end_run(
+            execution.pgid,
+            execution.process_start,
+            execution.run_tag,
+            self.config.settings.kill_grace,
+        )
+        if left:
+            log.warning(
+                "ended the leftover processes of %s (group %s)", execution.id, execution.pgid
+            )
 
     # for hosts and the HTTP adapter
     async def ready(self) -> None:
@@ -603,7 +696,12 @@ class Agented:
 
     # retention
     async def prune(self, older_than_days: int | None = None) -> int:
-        """Delete finished executions (and their events) older than the retention period."""
+        """Delete finished executions (and their events) older than the retention period.
+
+        Executions whose process died are interrupted first (their processes ended), as
+        recovery does: pruning never leaves a run's processes behind without a record.
+        """
+        await self._recover()
         days = older_than_days or self.config.settings.retention_days
         cutoff: datetime = self.clock() - timedelta(days=days)
         return await self.store.delete_executions(cutoff)

@@ -9,8 +9,11 @@ step before the process starts is recorded on the execution with its reason and 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+
+from attrs import evolve
 
 from .config import Config
 from .cooldowns import Cooldowns
@@ -19,6 +22,7 @@ from .models import (
     AttemptRecord,
     Bot,
     ChainEntry,
+    Command,
     ErrorKind,
     EventKind,
     Execution,
@@ -29,7 +33,7 @@ from .outcomes import AttemptResult, attempt_outcome
 from .output import AttemptOutput, usage_fields
 from .plugins import Plugins
 from .preparation import PrepareError, prepare
-from .process import process_start_time
+from .process import RUN_TAG, boot_ticks, process_start_time
 from .retries import Action, RetryPolicy, decide
 from .runner import Limits, ProcessRun
 from .store.base import Store
@@ -280,6 +284,7 @@ class Executor:
                 entry, started, Status.FAILED, ErrorKind.INTERNAL, f"internal error: {exc}"
             )
         execution.command = command.recorded(execution.prompt)
+        command = await self._tag(execution, command)
         self.events.open(execution.id, execution.last_seq, prepared.redactor)
         state = AttemptOutput(
             execution=execution,
@@ -307,7 +312,27 @@ class Executor:
         execution.exit_code = process.exit_code
         if state.result_text is not None:
             execution.result = state.result_text
-        return attempt_outcome(entry, started, state, process)
+        outcome = attempt_outcome(entry, started, state, process)
+        if outcome.exit_code is None:
+            outcome.exit_code = process.exit_code
+        return outcome
+
+    async def _tag(self, execution: Execution, command: Command) -> Command:
+        """Give the attempt its run tag and store it before the process starts.
+
+        Should this process die right after the start, another one finds the attempt's
+        processes by the tag (started no earlier than ``process_start``), group or no group.
+        """
+        tag = command.env.get(RUN_TAG)
+        if not tag:
+            tag = uuid.uuid4().hex
+            command = evolve(command, env={**command.env, RUN_TAG: tag})
+        execution.run_tag = tag
+        execution.pgid = None
+        execution.process_start = boot_ticks()
+        execution.heartbeat_at = self.clock()
+        await self.store.save_execution(execution)
+        return command
 
     def _limits(self, bot: Bot) -> Limits:
         settings = self.config.settings

@@ -303,7 +303,13 @@ class AttemptRecord:
 
 @define
 class Execution:
-    """One run of a bot, across all its attempts. ``id`` sorts by creation time."""
+    """One run of a bot, across all its attempts. ``id`` sorts by creation time.
+
+    ``owner`` is the process that runs it. ``pgid``, ``process_start`` (clock ticks since
+    boot: the leader's start, or a moment before it while the leader is not yet known) and
+    ``run_tag`` (the attempt's ``AGENTED_RUN``) identify the current attempt's processes, so
+    that another process can end them, and only them, once the owner is gone.
+    """
 
     id: str
     bot: str
@@ -330,6 +336,7 @@ class Execution:
     heartbeat_at: datetime | None = None
     pgid: int | None = None
     process_start: int | None = None
+    run_tag: str | None = None
     retry_at: datetime | None = None
     rerun_of: str | None = None
     last_seq: int = 0

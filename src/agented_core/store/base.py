@@ -65,6 +65,21 @@ class Store(ABC):
     ) -> list[Execution]:
         """Every execution in one of ``statuses`` (owned by ``owner`` if given), oldest first."""
 
+    async def owners(self, statuses: Iterable[Status]) -> dict[str | None, datetime | None]:
+        """Each owner of executions in one of ``statuses``, with their oldest heartbeat.
+
+        The heartbeat of an execution that has none is its creation time. Recovery asks this
+        every few seconds; a backend may answer it without loading the executions.
+        """
+        oldest: dict[str | None, datetime | None] = {}
+        for execution in await self.find_executions(statuses):
+            beat = execution.heartbeat_at or execution.created_at
+            known = oldest.get(execution.owner, beat)
+            earlier = beat is None or (known is not None and beat < known)
+            if execution.owner not in oldest or earlier:
+                oldest[execution.owner] = beat
+        return oldest
+
     @abstractmethod
     async def heartbeat(self, execution_ids: Sequence[str], owner: str, at: datetime) -> None:
         """Record that ``owner`` is alive and still runs ``execution_ids``."""

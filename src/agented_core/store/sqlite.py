@@ -285,6 +285,16 @@ class SQLiteStore(Store):
         rows = await self._call(lambda: self.conn.execute(sql, args).fetchall())
         return [self._load(r[0], r[1]) for r in rows]
 
+    async def owners(self, statuses: Iterable[Status]) -> dict[str | None, datetime | None]:
+        values = [s.value for s in statuses]
+        # ISO times of one offset sort as text (a whole second, without its fraction, too)
+        sql = (
+            "SELECT owner, MIN(COALESCE(heartbeat_at, created_at)) FROM executions"
+            f" WHERE status IN ({','.join('?' * len(values))}) GROUP BY owner"
+        )
+        rows = await self._call(lambda: self.conn.execute(sql, values).fetchall())
+        return {r[0]: datetime.fromisoformat(r[1]) if r[1] else None for r in rows}
+
     async def heartbeat(self, execution_ids: Sequence[str], owner: str, at: datetime) -> None:
         if not execution_ids:
             return

@@ -361,8 +361,9 @@ def render_workdir(
     The root is ``base`` joined with the template's literal directory before its first
     placeholder (a leading ``~`` is expanded; an absolute literal replaces ``base``: both are
     the config author's choice). Substituted values may add directories below the root but
-    never ``..``, an absolute path, a NUL byte, or anything else that leaves the root: those
-    raise :class:`TemplateError`.
+    never ``..``, an absolute path, a NUL byte, a symbolic link that leads out of the root, or
+    anything else that leaves the root: those raise :class:`TemplateError`. The path returned
+    is the real one (symbolic links resolved), the one that was checked.
     """
     rendered = render(template, context, max_field_chars=None, missing=missing)
     if "\x00" in rendered:
@@ -381,4 +382,12 @@ def render_workdir(
         raise TemplateError(
             f"workdir {_describe(template)} renders {rendered!r}, which leaves {str(root)!r}"
         )
-    return result
+    # by real path too: a symlink below the root (wd/link -> /etc) must not lead out of it
+    real_root = Path(os.path.realpath(root))
+    real = Path(os.path.realpath(result))
+    if real != real_root and real_root not in real.parents:
+        raise TemplateError(
+            f"workdir {_describe(template)} renders {rendered!r}, which resolves to "
+            f"{str(real)!r} outside {str(real_root)!r} (through a symbolic link)"
+        )
+    return real

@@ -41,6 +41,7 @@ from .preparation import base_context
 from .process import boot_id, group_alive, kill_group, process_start_time
 from .runner import StopReason
 from .scheduler import Scheduler
+from .storable import require_storable
 from .store.base import Store
 from .validation import validate
 
@@ -253,10 +254,13 @@ class Agented:
         """Queue a run of bot ``name`` and return its execution (status ``queued``).
 
         ``params`` must be declared by one of the bot's manual triggers; anything else is a
-        :class:`ConfigError` and nothing is written.
+        :class:`ConfigError` and nothing is written. A string that cannot be stored (a lone
+        surrogate) in ``params`` or ``context`` is a :class:`BadPayload`, also before any write.
         """
         bot = self.bot(name)
         params = dict(params or {})
+        require_storable(params, "params")
+        require_storable(context or {}, "the trigger context")
         if trigger in (TriggerKind.API, TriggerKind.MANUAL):
             declared = bot.manual_params
             unknown = sorted(set(params) - set(declared))

@@ -21,8 +21,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 
-from attrs import field, frozen
+from attrs import frozen
 
 __all__ = ["code_problems"]
 
@@ -45,8 +46,10 @@ class Syntax:
     """Letters that make the interpreter read its program from stdin (a shell's ``-s``)."""
     ends: str = ""
     """Letters whose value is the program and ends the options (python ``-c``, ``-m``)."""
-    long_flags: frozenset[str] = field(default=frozenset(), converter=frozenset)
-    long_code: frozenset[str] = field(default=frozenset(), converter=frozenset)
+    long_flags: AbstractSet[str] = frozenset()
+    """Long options that take no value."""
+    long_code: AbstractSet[str] = frozenset()
+    """Long options whose value is code (``--eval``)."""
     plus: bool = False
     """``+o`` and the like are options too (shells)."""
     subcommand: bool = False

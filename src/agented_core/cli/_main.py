@@ -253,6 +253,9 @@ async def _store_opens(config: Config) -> None:
     Inside the server's lifespan the same :class:`StoreError` would be a traceback and exit 3.
     """
     store = Plugins().open_store(config.settings.database, base_dir=config.base_dir)
+    path = getattr(store, "path", None)
+    if isinstance(path, str) and path != ":memory:" and not Path(path).exists():  # noqa: ASYNC240
+        return  # a new database: nothing to be locked or damaged, and serve may still refuse
     await store.open()
     await store.close()
 

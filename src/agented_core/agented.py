@@ -41,6 +41,7 @@ from .preparation import base_context
 from .process import end_run
 from .runner import StopReason
 from .scheduler import Scheduler
+from .storable import require_storable
 from .store.base import Store
 from .validation import validate
 
@@ -262,9 +263,13 @@ class Agented:
         ``params`` are checked against the declarations of the bot's manual triggers
         (:func:`agented_core.params.resolve`): an unknown name, a missing required parameter or
         a value of the wrong type is a :class:`ConfigError` and nothing is written. Defaults are
-        filled in for every run but a rerun (which keeps its original params).
+        filled in for every run but a rerun (which keeps its original params). A string that
+        cannot be stored (a lone surrogate) in ``params`` or ``context`` is a
+        :class:`BadPayload`, also before any write.
         """
         bot = self.bot(name)
+        require_storable(dict(params or {}), "params")
+        require_storable(context or {}, "the trigger context")
         if trigger in (TriggerKind.API, TriggerKind.MANUAL):
             params = resolve(bot.param_specs, params or {}, bot=name)
         elif trigger is TriggerKind.RERUN:

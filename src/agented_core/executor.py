@@ -301,6 +301,7 @@ class Executor:
             on_stdout=lambda line, cont: state.line(line, cont, False),
             on_stderr=lambda line, cont: state.line(line, cont, True),
             on_start=lambda pid: self._on_start(execution, entry, pid),
+            secrets=prepared.redactor.secrets,
         )
         state.run = run
         self.runs[execution.id] = run

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs
 from agented_core.contexts import GITHUB_EVENT_SECTIONS
 from agented_core.errors import BadPayload, InvalidSignature, PayloadTooLarge, UnsupportedMediaType
 from agented_core.models import GitHubTrigger
+from agented_core.storable import require_storable
 from agented_core.webhooks import hmac_matches
 
 __all__ = [
@@ -102,7 +103,8 @@ def parse_body(body: bytes, content_type: str | None, *, max_bytes: int) -> Any:
 
     An empty body (or empty ``payload``) gives ``None``, as does JSON ``null``. Raises
     :class:`PayloadTooLarge` over ``max_bytes``, :class:`UnsupportedMediaType` for another
-    content type and :class:`BadPayload` for a body that does not parse.
+    content type and :class:`BadPayload` for a body that does not parse or holds a string
+    that cannot be stored (a lone surrogate).
     """
     if len(body) > max_bytes:
         raise PayloadTooLarge(f"the body has {len(body)} bytes, over the limit of {max_bytes}")
@@ -129,9 +131,11 @@ def parse_body(body: bytes, content_type: str | None, *, max_bytes: int) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
+        payload = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise BadPayload(f"the body is not valid JSON: {exc}") from None
+    require_storable(payload, "the body")
+    return payload
 
 
 def _get(obj: Any, *path: str) -> Any:

@@ -22,6 +22,8 @@ from .runner import ProcessRun, StopReason
 
 log = logging.getLogger("agented.executor")
 
+_TEXT_KINDS = frozenset({EventKind.TEXT, EventKind.THINKING, EventKind.RAW, EventKind.STDERR})
+
 
 @define
 class AttemptOutput:
@@ -43,19 +45,26 @@ class AttemptOutput:
     rate_limits: list[Any] = field(factory=list)
     stderr_tail: list[str] = field(factory=list)
     session_id: str | None = None
+    # the kind the first part of the current long line got, for its later parts (per stream)
+    _part_kind: dict[bool, str] = field(factory=dict)
 
     def line(self, line: str, continued: bool, is_stderr: bool) -> None:
-        """Events for one output line (a later part of a split line passes through as is)."""
+        """Events for one output line (a later part of a split line keeps its first's kind)."""
         state = self
+        plain = EventKind.STDERR if is_stderr else EventKind.RAW
         if continued:
-            kind = EventKind.STDERR if is_stderr else EventKind.RAW
+            kind = state._part_kind.get(is_stderr, plain)
             drafts: Sequence[EventDraft] = (EventDraft(kind, line, {"continued": True}),)
         else:
             try:
                 drafts = state.parser.stderr(line) if is_stderr else state.parser.stdout(line)
             except Exception as exc:  # a parser must not raise; keep the line anyway
                 log.warning("parser of %s raised on a line: %s", state.provider.name, exc)
-                drafts = (EventDraft(EventKind.STDERR if is_stderr else EventKind.RAW, line),)
+                drafts = (EventDraft(plain, line),)
+            last = drafts[-1].kind if drafts else plain
+            # a text-like first part: its later parts are more of that text; anything else
+            # (a structured event) cannot be continued, so those parts stay raw
+            state._part_kind[is_stderr] = last if last in _TEXT_KINDS else plain
         if is_stderr:
             state.stderr_tail.append(line[:2000])
             del state.stderr_tail[:-50]

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from attrs import frozen
 
+from agented_core.codeargs import code_problems
 from agented_core.errors import TemplateError
 
 if TYPE_CHECKING:
@@ -72,10 +73,6 @@ TRUNCATION_MARKER = "… [truncated {n} chars]"
 
 _SEGMENT = r"[\w-]+"
 _EXPR = re.compile(rf"({_SEGMENT}(?:\.{_SEGMENT})*)((?:\|\w+)*)")
-_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish"})
-_SHELL_OPTS_WITH_VALUE = frozenset({"-o", "+o", "-O", "+O"})
-_EVAL_FLAGS = {"node": {"-e", "--eval", "-p", "--print"}, "perl": {"-e", "-E"}, "ruby": {"-e"}}
-_PYTHON = re.compile(r"python[0-9.]*")
 
 
 @frozen
@@ -294,58 +291,32 @@ def render_argv(
     )
 
 
-def _code_string_index(argv: Sequence[str], i: int) -> int | None:
-    """Where the code string of the interpreter at ``argv[i]`` is, if it takes one."""
-    name = os.path.basename(argv[i])
-    if name in _SHELLS:
-        j = i + 1
-        while j < len(argv):
-            arg = argv[j]
-            if arg == "--" or not arg.startswith(("-", "+")):
-                return None
-            if arg in _SHELL_OPTS_WITH_VALUE:
-                j += 2
-                continue
-            if not arg.startswith("--") and "c" in arg[1:]:
-                return j + 1 if j + 1 < len(argv) else None
-            j += 1
-        return None
-    flags = {"-c"} if _PYTHON.fullmatch(name) else _EVAL_FLAGS.get(name)
-    if flags:
-        for j, arg in enumerate(argv[i + 1 :], start=i + 1):
-            if arg in flags:
-                return j + 1 if j + 1 < len(argv) else None
-            if not arg.startswith("-"):
-                return None
-    return None
-
-
-def check_command(argv: Sequence[str]) -> list[str]:
-    """Problems of a command template: malformed elements, and placeholders in code strings.
+def check_command(argv: Sequence[str], stdin: str | None = None) -> list[str]:
+    """Problems of a command template: malformed elements, and placeholders that reach code.
 
     A value substituted into the script of ``sh -c`` (or ``bash -c``, ``python -c``,
-    ``node -e`` ...) would be run as code, so it is refused; pass the value as a separate
-    argument after the script instead (``sh -c 'echo "$1"' sh '{pr.title}'``).
+    ``node -e`` ...), into an interpreter's options, or into a prompt an interpreter reads
+    from stdin (``stdin``, the prompt template) would be run as code, so it is refused; pass
+    the value as a separate argument after the script instead
+    (``sh -c 'echo "$1"' sh '{pr.title}'``). The rule is in :mod:`agented_core.codeargs`.
     """
     problems: list[str] = []
-    for arg in argv:
+    templated: dict[int, str] = {}
+    for i, arg in enumerate(argv):
         try:
-            placeholders(arg)
+            used = placeholders(arg)
         except TemplateError as exc:
             problems.append(str(exc))
-    for i in range(len(argv)):
-        j = _code_string_index(argv, i)
-        if j is None:
-            continue
-        try:
-            used = placeholders(argv[j])
-        except TemplateError:
             continue
         if used:
-            problems.append(
-                f"placeholder {{{used[0]}}} inside the code string of {argv[i]!r} would run "
-                'its value as code; pass it as an argument after the script and use "$1"'
-            )
+            templated[i] = used[0]
+    prompt_field: str | None = None
+    if stdin:
+        try:
+            prompt_field = next(iter(placeholders(stdin)), None)
+        except TemplateError:
+            prompt_field = None  # reported where the prompt is checked
+    problems.extend(code_problems(argv, templated, prompt_field))
     return problems
 
 
@@ -361,8 +332,9 @@ def render_workdir(
     The root is ``base`` joined with the template's literal directory before its first
     placeholder (a leading ``~`` is expanded; an absolute literal replaces ``base``: both are
     the config author's choice). Substituted values may add directories below the root but
-    never ``..``, an absolute path, a NUL byte, or anything else that leaves the root: those
-    raise :class:`TemplateError`.
+    never ``..``, an absolute path, a NUL byte, a symbolic link that leads out of the root, or
+    anything else that leaves the root: those raise :class:`TemplateError`. The path returned
+    is the real one (symbolic links resolved), the one that was checked.
     """
     rendered = render(template, context, max_field_chars=None, missing=missing)
     if "\x00" in rendered:
@@ -381,4 +353,12 @@ def render_workdir(
         raise TemplateError(
             f"workdir {_describe(template)} renders {rendered!r}, which leaves {str(root)!r}"
         )
-    return result
+    # by real path too: a symlink below the root (wd/link -> /etc) must not lead out of it
+    real_root = Path(os.path.realpath(root))
+    real = Path(os.path.realpath(result))
+    if real != real_root and real_root not in real.parents:
+        raise TemplateError(
+            f"workdir {_describe(template)} renders {rendered!r}, which resolves to "
+            f"{str(real)!r} outside {str(real_root)!r} (through a symbolic link)"
+        )
+    return real

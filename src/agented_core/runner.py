@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -73,12 +73,18 @@ LineHandler = Callable[[str, bool], None]
 class LineSplitter:
     """Splits a byte stream into lines of at most ``max_line`` bytes each.
 
-    A longer line comes out in parts; every part after the first is marked as continued. Bytes
-    that are not UTF-8 are replaced, never fatal.
+    A longer line comes out in parts; every part after the first is marked as continued. A cut
+    never falls inside one of ``secrets`` (it moves back to where the secret starts, so the
+    secret lies whole in the next part and redaction, which runs on each part, catches it) nor
+    inside a UTF-8 character. Bytes that are not UTF-8 are replaced, never fatal.
     """
 
-    def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
+    def __init__(self, max_line: int = DEFAULT_MAX_LINE, secrets: Sequence[str] = ()) -> None:
         self.max_line = max_line
+        self._secrets = sorted({b for b in map(_utf8, secrets) if b}, key=len, reverse=True)
+        # bytes a cut must see past its position to know that no secret straddles it
+        # (at least one: the byte after a cut tells whether it falls inside a character)
+        self._overlap = max((len(b) for b in self._secrets), default=2) - 1
         self._buf = bytearray()
         self._continued = False
 
@@ -88,40 +94,68 @@ class LineSplitter:
         buf = self._buf
         buf += chunk
         start = 0
+        limit = self.max_line
         while True:
             nl = buf.find(b"\n", start)
-            if nl < 0 or nl - start > self.max_line:
-                break
-            out.append((self._decode(buf[start:nl]), self._continued))
-            self._continued = False
-            start = nl + 1
-        while len(buf) - start >= self.max_line:
-            # no newline within max_line bytes: emit a part
-            out.append((self._decode(buf[start : start + self.max_line]), self._continued))
-            self._continued = True
-            start += self.max_line
-            nl = buf.find(b"\n", start)
-            while nl >= 0 and nl - start <= self.max_line:
+            if 0 <= nl <= start + limit:
                 out.append((self._decode(buf[start:nl]), self._continued))
                 self._continued = False
                 start = nl + 1
-                nl = buf.find(b"\n", start)
+                continue
+            end = nl if nl >= 0 else len(buf)
+            if nl < 0 and len(buf) - start < limit + self._overlap:
+                break  # not yet known whether a secret crosses the cut
+            cut = self._cut(buf, start, end)
+            out.append((self._decode(buf[start:cut]), self._continued))
+            self._continued = True
+            start = cut
         del buf[:start]
         return out
 
     def finish(self) -> list[tuple[str, bool]]:
-        """The last line, if the stream did not end with a newline."""
-        if not self._buf:
-            return []
-        line = (self._decode(self._buf), self._continued)
-        self._buf.clear()
+        """The last line, if the stream did not end with a newline (in parts if long)."""
+        out: list[tuple[str, bool]] = []
+        buf, start = self._buf, 0
+        while len(buf) - start > self.max_line:
+            cut = self._cut(buf, start, len(buf))
+            out.append((self._decode(buf[start:cut]), self._continued))
+            self._continued = True
+            start = cut
+        if start < len(buf):
+            out.append((self._decode(buf[start:]), self._continued))
+        buf.clear()
         self._continued = False
-        return [line]
+        return out
+
+    def _cut(self, buf: bytearray, start: int, end: int) -> int:
+        """Where the part starting at ``start`` ends; ``end`` is where its line ends."""
+        first = start + self.max_line
+        cut = first
+        # not inside a character: UTF-8 continuation bytes are 0b10xxxxxx
+        while cut > first - 3 and start + 1 < cut < len(buf) and buf[cut] & 0xC0 == 0x80:
+            cut -= 1
+        boundary = cut
+        moved = True
+        while moved:
+            moved = False
+            for secret in self._secrets:
+                n = len(secret)
+                at = buf.find(secret, max(start, cut - n + 1), min(end, cut + n - 1))
+                if 0 <= at < cut:  # starts before the cut and (found within n-1 past it) ends after
+                    cut, moved = at, True
+        return cut if cut > start else boundary  # a secret longer than a part: no help
 
     @staticmethod
     def _decode(data: bytes | bytearray) -> str:
         text = data.decode("utf-8", errors="replace")
         return text[:-1] if text.endswith("\r") else text
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return b""
 
 
 class ProcessRun:
@@ -136,8 +170,10 @@ class ProcessRun:
         on_stderr: LineHandler,
         on_start: Callable[[int], Awaitable[Any]] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        secrets: Sequence[str] = (),
     ) -> None:
         self.command = command
+        self.secrets = tuple(secrets)  # a long line is never cut inside one (LineSplitter)
         self.limits = limits
         self.on_stdout = on_stdout
         self.on_stderr = on_stderr
@@ -284,7 +320,7 @@ class ProcessRun:
     async def _read(self, stream: ByteReceiveStream | None, handler: LineHandler) -> None:
         if stream is None:
             return
-        splitter = LineSplitter(self.limits.max_line)
+        splitter = LineSplitter(self.limits.max_line, self.secrets)
         try:
             while True:
                 try:

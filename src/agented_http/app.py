@@ -14,13 +14,13 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 
 from agented_core import Agented, AgentedError
 
 from . import bots, executions, health, openapi, sse, webhooks
 from .auth import AuthMiddleware, KeyRing, keys_from_env
 from .context import Context
+from .cors import JsonCORSMiddleware
 from .errors import (
     ApiError,
     NoApiKeyError,
@@ -74,7 +74,7 @@ def create_app(agented: Agented, settings: Settings | None = None) -> Starlette:
     if origins:
         middleware.append(
             Middleware(
-                CORSMiddleware,
+                JsonCORSMiddleware,
                 allow_origins=list(origins),
                 allow_methods=["GET", "POST"],
                 allow_headers=["Authorization", "X-API-Key", "Content-Type", "Last-Event-ID"],

@@ -8,9 +8,13 @@ from urllib.parse import parse_qs
 
 from starlette.requests import Request
 
+from agented_core.storable import unstorable
+
 from .errors import PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, ApiError, bad_request
 
 JSON_TYPES = ("application/json",)
+MAX_SEQ = 2**63 - 1
+"""The largest event seq there can be (SQLite's integers are 64-bit): a bound for cursors."""
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
@@ -28,7 +32,8 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The whole body; 413 as soon as it is known to be over ``limit`` bytes.
 
     A ``Content-Length`` over the limit is refused before a byte is read; a body without one
-    is read only up to the limit.
+    is read only up to the limit. Either way the 413 closes the connection, so the server
+    reads no more of the body.
     """
     declared = request.headers.get("content-length")
     if declared is not None:
@@ -49,8 +54,12 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def _too_large(size: int, limit: int) -> ApiError:
+    # the connection closes after the answer: the rest of the body is never read
     return ApiError(
-        413, PAYLOAD_TOO_LARGE, f"body of {size}+ bytes is over the limit of {limit} bytes"
+        413,
+        PAYLOAD_TOO_LARGE,
+        f"body of {size}+ bytes is over the limit of {limit} bytes",
+        headers={"Connection": "close"},
     )
 
 
@@ -68,11 +77,19 @@ async def json_object(request: Request, limit: int) -> dict[str, Any]:
         )
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise bad_request(f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise bad_request("the body must be a JSON object")
+    _storable(data, "the body")
     return data
+
+
+def _storable(value: Any, what: str) -> None:
+    """400 for a string nothing can store (a lone surrogate such as ``"\ud800"``)."""
+    where = unstorable(value)
+    if where is not None:
+        raise bad_request(f"{what} has a string that is not valid Unicode at {where!r}")
 
 
 def parse_payload(body: bytes, kind: str) -> Any:
@@ -94,9 +111,11 @@ def parse_payload(body: bytes, kind: str) -> Any:
             f"send application/json or {FORM_TYPE} (payload=...), not {kind or 'no type'}",
         )
     try:
-        return json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+        payload = json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise bad_request(f"the payload is not valid JSON: {exc}") from None
+    _storable(payload, "the payload")
+    return payload
 
 
 def int_param(

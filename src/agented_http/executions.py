@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from agented_core import Execution, Status, to_data
 
-from .bodies import bool_param, int_param
+from .bodies import MAX_SEQ, bool_param, int_param
 from .bots import accepted
 from .context import Context, close
 from .errors import bad_request
@@ -84,7 +84,7 @@ def routes(ctx: Context) -> list[Route]:
 
     async def ndjson(request: Request) -> Response:
         execution_id = request.path_params["id"]
-        after = int_param(request, "after", 0)
+        after = int_param(request, "after", 0, maximum=MAX_SEQ)
         follow = bool_param(request, "follow")
         execution = await ag.get(execution_id)  # 404 before the stream starts
 

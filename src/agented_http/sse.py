@@ -27,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from agented_core import Event, EventKind
 
-from .bodies import int_param
+from .bodies import MAX_SEQ, int_param
 from .context import Context, close
 from .errors import bad_request
 from .shapes import event_data
@@ -59,10 +59,10 @@ def resume_point(request: Request) -> int:
             value = int(header.strip())
         except ValueError:
             raise bad_request(f"Last-Event-ID must be an event seq, got {header!r}") from None
-        if value < 0:
-            raise bad_request(f"Last-Event-ID must not be negative, got {value}")
+        if not 0 <= value <= MAX_SEQ:
+            raise bad_request(f"Last-Event-ID must be an event seq (0 to {MAX_SEQ}), got {value}")
         return value
-    return int_param(request, "after", 0)
+    return int_param(request, "after", 0, maximum=MAX_SEQ)
 
 
 class _Response(EventSourceResponse):

@@ -12,7 +12,7 @@ from typing import TextIO
 import anyio
 
 from ..agented import Agented
-from ..config import load_config
+from ..config import Config, load_config
 from ..converter import to_data
 from ..errors import AgentedError, ConfigError, ConflictError, NotFoundError
 from ..models import Execution, Status
@@ -240,10 +240,24 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     problems = [p for p in validate(config, Plugins()) if not p.warning]
     if problems:
         raise ConfigError(problems)
+    anyio.run(_store_opens, config)
     try:
         return serve(config, host=args.host, port=args.port, dev=args.dev, out=out)
     except (NoApiKeyError, ValueError, OverflowError, OSError) as exc:
         raise AgentedError(str(exc)) from None
+
+
+async def _store_opens(config: Config) -> None:
+    """Open and close the store once, so a locked or damaged database is one line, exit 2.
+
+    Inside the server's lifespan the same :class:`StoreError` would be a traceback and exit 3.
+    """
+    store = Plugins().open_store(config.settings.database, base_dir=config.base_dir)
+    path = getattr(store, "path", None)
+    if isinstance(path, str) and path != ":memory:" and not Path(path).exists():  # noqa: ASYNC240
+        return  # a new database: nothing to be locked or damaged, and serve may still refuse
+    await store.open()
+    await store.close()
 
 
 def _cmd_version(out: TextIO) -> int:

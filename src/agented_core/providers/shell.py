@@ -55,7 +55,7 @@ class ShellProvider(Provider):
         problems = super().check_bot(bot)
         if not bot.command:
             problems.append("command: the shell provider needs a 'command' (a list of arguments)")
-        problems.extend(f"command: {p}" for p in check_command(bot.command))
+        problems.extend(f"command: {p}" for p in check_command(bot.command, bot.prompt))
         return problems
 
     def build_command(self, request: CommandRequest) -> Command:

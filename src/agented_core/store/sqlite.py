@@ -150,19 +150,38 @@ class SQLiteStore(Store):
             conn = sqlite3.connect(
                 self.path, check_same_thread=False, isolation_level=None, timeout=10
             )
+        except sqlite3.Error as exc:
+            raise self._open_error(exc) from exc
+        try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from exc
-        try:
             self._migrate(conn)
             self._impatient(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise self._open_error(exc) from exc
         except BaseException:
             conn.close()
             raise
         self._conn = conn
+
+    def _open_error(self, exc: sqlite3.Error) -> StoreError:
+        """One line naming the file, what is wrong and what to do."""
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return StoreError(
+                f"database {self.path} is locked by another connection (waited "
+                f"{BUSY_TIMEOUT_MS // 1000} s): end the process holding it in a transaction, "
+                "then try again; nothing was changed"
+            )
+        if code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+            return StoreError(
+                f"database {self.path} is not a SQLite database or is damaged ({exc}): restore "
+                "it from a backup or move it aside (a new one is made); nothing was changed"
+            )
+        return StoreError(f"cannot open SQLite database {self.path}: {exc}")
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         db = sqlite_utils.Database(conn)
@@ -183,7 +202,8 @@ class SQLiteStore(Store):
             conn.execute("UPDATE schema_version SET version = ?", (len(MIGRATIONS),))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # BEGIN itself may be what failed (a lock)
+                conn.execute("ROLLBACK")
             raise
 
     async def close(self) -> None:

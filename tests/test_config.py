@@ -106,12 +106,12 @@ max_attempts = 0
     text = "\n".join(problems)
     assert len(problems) == 4, text
     assert (
-        "agented.toml: field 'agented.max_concurent_runs': unknown key (did you mean 'max_concurrent_runs'?)"
+        "agented.toml:3: field 'agented.max_concurent_runs': unknown key (did you mean 'max_concurrent_runs'?)"
         in text
     )
-    assert "bot 'a': field 'timeout': cannot read 'soon' as a duration" in text
-    assert "bot 'a': field 'on[0].parms': unknown key" in text
-    assert "bot 'b': field 'max_attempts': must be at least 1" in text
+    assert "agented.toml:7: bot 'a': field 'timeout': cannot read 'soon' as a duration" in text
+    assert "agented.toml:8: bot 'a': field 'on[0].parms': unknown key" in text
+    assert "agented.toml:12: bot 'b': field 'max_attempts': must be at least 1" in text
 
 
 def test_unknown_provider_account_and_option(tmp_path: Path) -> None:

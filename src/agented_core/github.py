@@ -455,7 +455,9 @@ def trigger_problems(trigger: GitHubTrigger) -> list[tuple[str, str]]:
                 )
             )
         else:
-            problems.append(("paths", f"'paths' works with push only; {event} payloads list no files"))
+            problems.append(
+                ("paths", f"'paths' works with push only; {event} payloads list no files")
+            )
     if trigger.branches and event not in _BRANCH_OF:
         problems.append(
             (

@@ -60,6 +60,12 @@ class CLIProvider(Provider):
         return {}
 
     # the Provider interface
+    def cli_executable(self, bot: Bot | None = None) -> str | None:
+        chosen = bot.options.get("executable") if bot is not None else None
+        if isinstance(chosen, str) and chosen:
+            return chosen
+        return self._executable or self.executable
+
     def command_path(self, request: CommandRequest) -> str:
         """The executable of the attempt: the bot's option, the constructor's, the default."""
         chosen = request.bot.options.get("executable")

@@ -45,10 +45,12 @@ class TomlLines:
         marks = self.marks
         path: tuple[str, ...] = ()
         best: int | None = None
-        for name, index in segments:
+        for depth, (name, index) in enumerate(segments):
             path = (*path, name)
             found = [m for m in marks if m.path[: len(path)] == path]
             if not found:
+                if bot and depth < 2:
+                    return None  # the bot is not written in this text
                 break
             exact = [m for m in found if m.path == path]
             best = (exact or found)[0].line

@@ -100,3 +100,20 @@ async def test_an_entry_of_the_same_provider_keeps_the_bots_model(tmp_path: Path
     assert bot.model_for(bot.fallback[0]) == "sonnet"
     assert bot.model_for(ChainEntry("modelled")) is None
     assert bot.model_for(ChainEntry("modelled", model="m")) == "m"
+
+
+def test_a_fallback_cli_provider_ignores_the_bots_executable_option() -> None:
+    from agented_core.models import Bot
+    from agented_core.providers import CLIProvider
+
+    class First(CLIProvider):
+        name: ClassVar[str] = "first"
+        executable: ClassVar[str | None] = "first-cli"
+
+    class Second(CLIProvider):
+        name: ClassVar[str] = "second"
+        executable: ClassVar[str | None] = "second-cli"
+
+    bot = Bot(name="b", provider="first", options={"executable": "/opt/first/bin/cli"})
+    assert First().cli_executable(bot) == "/opt/first/bin/cli"
+    assert Second().cli_executable(bot) == "second-cli"  # the option is the first provider's

@@ -61,17 +61,16 @@ class CLIProvider(Provider):
 
     # the Provider interface
     def cli_executable(self, bot: Bot | None = None) -> str | None:
-        chosen = bot.options.get("executable") if bot is not None else None
+        # a bot's options are its own provider's: a fallback entry of this provider ignores them
+        chosen = bot.options.get("executable") if bot and bot.provider == self.name else None
         if isinstance(chosen, str) and chosen:
             return chosen
         return self._executable or self.executable
 
     def command_path(self, request: CommandRequest) -> str:
-        """The executable of the attempt: the bot's option, the constructor's, the default."""
-        chosen = request.bot.options.get("executable")
-        if isinstance(chosen, str) and chosen:
-            return chosen
-        path = self._executable or self.executable
+        """The executable of the attempt: the bot's option (when the bot is of this provider),
+        the constructor's, the default."""
+        path = self.cli_executable(request.bot)
         if not path:
             raise PluginError(f"provider {self.name!r} names no executable: set options.executable")
         return path

@@ -13,8 +13,9 @@ the child's environment (:meth:`CLIProvider.environment`) and which parser reads
     stdin = the rendered prompt (when ``prompt_on_stdin``; no size limit, never in argv)
     cwd   = the bot's workdir
 
-The executable is the ``executable`` option of the bot, else the one given to the
-constructor, else :attr:`Provider.executable` found on the child's ``PATH``.
+The executable is the ``executable`` option of the bot (when the bot is of this provider, not
+for a fallback entry), else the one given to the constructor, else :attr:`Provider.executable`
+found on the child's ``PATH``.
 """
 
 from __future__ import annotations

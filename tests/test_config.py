@@ -10,6 +10,7 @@ from agented_core import ConfigError, ManualTrigger
 from agented_core.config import load_config
 from agented_core.models import ChainEntry, ConcurrencyPolicy, GitHubTrigger, ScheduleTrigger
 from agented_core.plugins import Plugins
+from agented_core.readiness import readiness
 from agented_core.validation import validate
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "agented.toml"
@@ -106,12 +107,12 @@ max_attempts = 0
     text = "\n".join(problems)
     assert len(problems) == 4, text
     assert (
-        "agented.toml: field 'agented.max_concurent_runs': unknown key (did you mean 'max_concurrent_runs'?)"
+        "agented.toml:3: field 'agented.max_concurent_runs': unknown key (did you mean 'max_concurrent_runs'?)"
         in text
     )
-    assert "bot 'a': field 'timeout': cannot read 'soon' as a duration" in text
-    assert "bot 'a': field 'on[0].parms': unknown key" in text
-    assert "bot 'b': field 'max_attempts': must be at least 1" in text
+    assert "agented.toml:7: bot 'a': field 'timeout': cannot read 'soon' as a duration" in text
+    assert "agented.toml:8: bot 'a': field 'on[0].parms': unknown key" in text
+    assert "agented.toml:12: bot 'b': field 'max_attempts': must be at least 1" in text
 
 
 def test_unknown_provider_account_and_option(tmp_path: Path) -> None:
@@ -135,16 +136,16 @@ fallback = ["shell:ghost"]
     assert "bot 'y': field 'fallback[0]': unknown account 'ghost'" in text
 
 
-def test_missing_workdir_is_a_load_error(tmp_path: Path) -> None:
-    problems = problems_of(
-        tmp_path,
-        """
+def test_missing_workdir_is_a_readiness_warning_not_a_load_error(tmp_path: Path) -> None:
+    text = """
 [bots.x]
 command = ["echo"]
 workdir = "checkouts/repo"
-""",
-    )
-    assert any("workdir does not exist" in p and "checkouts/repo" in p for p in problems)
+"""
+    assert not any("workdir" in p for p in problems_of(tmp_path, text))
+    config = load_config(write(tmp_path, text))
+    warnings = [str(p) for p in readiness(config, Plugins(entry_points=False))]
+    assert any("workdir does not exist" in p and "checkouts/repo" in p for p in warnings)
 
 
 def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
@@ -207,5 +208,5 @@ on = [
     assert len(problems) == 4, text
     assert "field 'on[0]'" in text and "field 'on[1]'" in text
     assert "Mars/Olympus" in text
-    assert "field 'on[2]'" in text and "paths" in text
+    assert "field 'on[2].paths'" in text
     assert "unknown webhook source 'alerts'" in text

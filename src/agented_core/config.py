@@ -14,6 +14,7 @@ from typing import Any
 
 from attrs import field, frozen
 
+from .config_lines import locate
 from .durations import parse_duration
 from .errors import ConfigError, Problem
 from .models import (
@@ -216,16 +217,41 @@ def _any_map(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def _chain_entry(text: Any) -> ChainEntry:
-    text = _str(text)
-    provider, _, account = text.partition(":")
+_CHAIN_KEYS = ("provider", "account", "model")
+
+
+def _chain_entry(value: Any, index: int) -> ChainEntry:
+    """``"provider"``, ``"provider:account"`` or ``{ provider, account, model }``."""
+    if isinstance(value, Mapping):
+        unknown = [k for k in value if k not in _CHAIN_KEYS]
+        if unknown:
+            hint = _suggest(unknown[0], dict.fromkeys(_CHAIN_KEYS))
+            raise ValueError(f"entry {index}: unknown key {unknown[0]!r}{hint}")
+        if "provider" not in value:
+            raise ValueError(f"entry {index}: a table entry needs a 'provider'")
+        try:
+            provider = _str(value["provider"])
+            account = _opt_str(value.get("account"))
+            model = _opt_str(value.get("model"))
+        except TypeError as exc:
+            raise TypeError(f"entry {index}: {exc}") from None
+        if not provider:
+            raise ValueError(f"entry {index}: empty provider")
+        return ChainEntry(provider, account or None, model or None)
+    if not isinstance(value, str):
+        raise TypeError(f"entry {index}: expected a string or a table, got {_kind(value)}")
+    provider, _, account = value.partition(":")
     if not provider:
-        raise ValueError(f"bad fallback entry {text!r}: expected 'provider' or 'provider:account'")
+        raise ValueError(f"bad fallback entry {value!r}: expected 'provider' or 'provider:account'")
     return ChainEntry(provider, account or None)
 
 
 def _fallback(value: Any) -> tuple[ChainEntry, ...]:
-    return tuple(_chain_entry(v) for v in _strs(value))
+    if isinstance(value, str | Mapping):
+        value = [value]
+    if not isinstance(value, list):
+        raise TypeError("expected a list of 'provider:account' strings or tables")
+    return tuple(_chain_entry(v, i) for i, v in enumerate(value))
 
 
 def _cron_str(value: Any) -> str:
@@ -319,6 +345,22 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
 
 def read_config(data: Mapping[str, Any], *, path: Path | None = None) -> Config:
     """A :class:`Config` from parsed TOML data; raises :class:`ConfigError` listing all problems."""
+    config, problems = parse_config(data, path=path)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def parse_config(
+    data: Mapping[str, Any], *, path: Path | None = None
+) -> tuple[Config, list[Problem]]:
+    """The :class:`Config` of what could be read, and every problem found while reading.
+
+    Nothing is thrown away early: an unknown key or a bad value is a problem and is left out,
+    the rest of its table and every other table are still read, so one run reports them all
+    (``agented check``). A trigger without its kind's key and an account without a provider
+    are left out.
+    """
     reader = _Reader(str(path) if path else None)
     top = reader.table(
         data,
@@ -392,9 +434,7 @@ def read_config(data: Mapping[str, Any], *, path: Path | None = None) -> Config:
         bot = _read_bot(reader, name, table)
         if bot is not None:
             bots[name] = bot
-    if reader.problems:
-        raise ConfigError(reader.problems)
-    return Config(
+    config = Config(
         path=path,
         settings=settings,
         http=http,
@@ -404,15 +444,16 @@ def read_config(data: Mapping[str, Any], *, path: Path | None = None) -> Config:
         accounts=accounts,
         bots=bots,
     )
+    return config, reader.problems
 
 
 def _read_bot(reader: _Reader, name: str, table: Any) -> Bot | None:
-    before = len(reader.problems)
+    if not isinstance(table, Mapping):
+        reader.problem(f"expected a table, got {_kind(table)}", bot=name)
+        return None
     values = reader.table(table, SCHEMA["bots.NAME"], bot=name)
     triggers = _read_triggers(reader, name, values.pop("on", []))
     concurrency = _read_concurrency(reader, name, values.pop("concurrency", None))
-    if len(reader.problems) > before:
-        return None
     return Bot(name=name, triggers=triggers, concurrency=concurrency, **values)
 
 
@@ -503,7 +544,11 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> Config:
     except OSError as exc:
         raise ConfigError([Problem(f"cannot read: {exc.strerror}", file=str(file))]) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(f"not valid TOML: {exc}", file=str(file))]) from None
-    return read_config(data, path=file.resolve())
+    config, problems = parse_config(data, path=file.resolve())
+    if problems:
+        raise ConfigError(locate(problems, text))
+    return config

@@ -19,8 +19,9 @@ class AgentedError(Exception):
 class Problem:
     """One thing wrong with a configuration: where it is and what is wrong.
 
-    ``file`` is the config file (or ``None`` for bots passed in Python), ``bot`` the bot's name
-    (or ``None`` for settings outside a bot), ``field`` a dotted path inside it.
+    ``file`` is the config file (or ``None`` for bots passed in Python), ``line`` the line of
+    the file where the field is written (when the text shows it), ``bot`` the bot's name (or
+    ``None`` for settings outside a bot), ``field`` a dotted path inside it.
     """
 
     message: str
@@ -28,11 +29,12 @@ class Problem:
     bot: str | None = None
     field: str | None = None
     warning: bool = False
+    line: int | None = None
 
     def __str__(self) -> str:
         where = []
         if self.file:
-            where.append(self.file)
+            where.append(f"{self.file}:{self.line}" if self.line else self.file)
         if self.bot:
             where.append(f"bot {self.bot!r}")
         if self.field:

@@ -183,8 +183,9 @@ class Executor:
         is not cooling down; otherwise the chain is walked from the start.
         """
         chain = list(bot.chain)
-        current = ChainEntry(execution.provider or bot.provider, execution.account)
-        if execution.attempt > 0 and current in chain:
+        here = (execution.provider or bot.provider, execution.account)
+        current = next((e for e in chain if (e.provider, e.account) == here), None)
+        if execution.attempt > 0 and current is not None:
             chain.remove(current)
             chain.insert(0, current)
         blocked: list[tuple[datetime, str]] = []
@@ -227,6 +228,7 @@ class Executor:
                 number=execution.attempt,
                 provider=result.provider,
                 account=result.account,
+                model=execution.model,
                 started_at=result.started_at,
                 finished_at=self.clock(),
                 exit_code=result.exit_code,
@@ -263,6 +265,7 @@ class Executor:
         execution.attempt += 1
         execution.retry_at = None
         execution.provider, execution.account = entry.provider, entry.account
+        execution.model = bot.model_for(entry)
         started = self.clock()
         try:
             prepared = prepare(

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
+from agented_core import github_events
 from agented_core.contexts import GITHUB_EVENT_SECTIONS
 from agented_core.errors import BadPayload, InvalidSignature, PayloadTooLarge, UnsupportedMediaType
 from agented_core.models import GitHubTrigger
@@ -38,6 +39,7 @@ __all__ = [
     "match",
     "matched_command",
     "parse_body",
+    "trigger_problems",
     "verify_signature",
     "with_command",
 ]
@@ -71,9 +73,6 @@ _COMMAND_TEXT: Mapping[str, str] = {
     "pull_request": "pr",
     "pull_request_target": "pr",
 }
-_ACTIONLESS = frozenset(
-    {"push", "create", "delete", "fork", "gollum", "public", "status", "page_build"}
-)
 _SLASH = re.compile(r"/[A-Za-z][\w-]*")
 _MENTION = re.compile(r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\[bot\])?")
 _LINE_COMMAND = re.compile(r"[ \t]*(/[A-Za-z][\w-]*)(?=\s|$)")
@@ -430,42 +429,71 @@ def match(trigger: GitHubTrigger, context: Mapping[str, Any]) -> str | None:
 
 def check_trigger(trigger: GitHubTrigger) -> list[str]:
     """Load-time problems of a GitHub trigger: filters its event cannot carry, bad commands."""
+    return [message for _, message in trigger_problems(trigger)]
+
+
+def trigger_problems(trigger: GitHubTrigger) -> list[tuple[str, str]]:
+    """:func:`check_trigger`'s problems as ``(key, message)``: the trigger key each is about.
+
+    The event and its actions are checked against GitHub's list (:mod:`agented_core.github_events`):
+    a name GitHub never sends would never fire, so it is a problem with a "did you mean".
+    """
     event = trigger.event
-    problems: list[str] = []
-    if not re.fullmatch(r"[a-z][a-z_]*", event or ""):
-        problems.append(f"event {event!r} is not a GitHub event name such as 'pull_request'")
+    problems: list[tuple[str, str]] = []
+    known = github_events.EVENTS
+    if event not in known:
+        hint = github_events.suggest(event, known) or " such as 'pull_request'"
+        problems.append(("github", f"event {event!r} is not a GitHub event name{hint}"))
+    else:
+        problems.extend(("actions", m) for m in github_events.check_actions(event, trigger.actions))
     if event == "ping":
-        problems.append("ping deliveries start nothing; choose another event")
-    if trigger.actions and event in _ACTIONLESS:
-        problems.append(f"{event} deliveries carry no action, so 'actions' cannot match")
+        problems.append(("github", "ping deliveries start nothing; choose another event"))
     if trigger.paths and event != "push":
         if event in _PR_EVENTS:
             problems.append(
-                f"'paths' cannot filter {event}: its payload does not list the changed files, and "
-                "agented has no GitHub client to fetch them yet; 'paths' works with push only"
+                (
+                    "paths",
+                    f"'paths' cannot filter {event}: its payload does not list the changed files, "
+                    "and agented has no GitHub client to fetch them yet; 'paths' works with push "
+                    "only",
+                )
             )
         else:
-            problems.append(f"'paths' works with push only; {event} payloads list no files")
+            problems.append(
+                ("paths", f"'paths' works with push only; {event} payloads list no files")
+            )
     if trigger.branches and event not in _BRANCH_OF:
         problems.append(
-            f"{event} deliveries name no branch; 'branches' works with {sorted(_BRANCH_OF)}"
+            (
+                "branches",
+                f"{event} deliveries name no branch; 'branches' works with {sorted(_BRANCH_OF)}",
+            )
         )
     if trigger.labels and event not in _LABELS_OF:
         problems.append(
-            f"{event} deliveries carry no labels; 'labels' works with {sorted(_LABELS_OF)}"
+            (
+                "labels",
+                f"{event} deliveries carry no labels; 'labels' works with {sorted(_LABELS_OF)}",
+            )
         )
     if trigger.commands and event not in _COMMAND_TEXT:
         problems.append(
-            f"{event} deliveries carry no comment text; 'commands' works with "
-            f"{sorted(_COMMAND_TEXT)}"
+            (
+                "commands",
+                f"{event} deliveries carry no comment text; 'commands' works with "
+                f"{sorted(_COMMAND_TEXT)}",
+            )
         )
     for command in trigger.commands:
         if not (_SLASH.fullmatch(command) or _MENTION.fullmatch(command)):
             problems.append(
-                f"command {command!r} is neither a slash command such as '/review' "
-                "nor a mention such as '@agented'"
+                (
+                    "commands",
+                    f"command {command!r} is neither a slash command such as '/review' "
+                    "nor a mention such as '@agented'",
+                )
             )
     for name in ("actions", "repos", "branches", "labels", "paths", "authors"):
         if any(not value for value in getattr(trigger, name)):
-            problems.append(f"'{name}' contains an empty string")
+            problems.append((name, f"'{name}' contains an empty string"))
     return problems

@@ -205,10 +205,15 @@ class Account:
 
 @frozen
 class ChainEntry:
-    """One step of a fallback chain: a provider, and an account of it (or its own login)."""
+    """One step of a fallback chain: a provider, an account of it (or its own login), a model.
+
+    ``model`` ``None``: the bot's model when the entry is of the bot's provider, else the
+    provider's default (a model name is meant for one provider; see :meth:`Bot.model_for`).
+    """
 
     provider: str
     account: str | None = None
+    model: str | None = None
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.account}" if self.account else self.provider
@@ -245,6 +250,13 @@ class Bot:
     def chain(self) -> tuple[ChainEntry, ...]:
         """The bot's own provider and account, then its fallback entries."""
         return (ChainEntry(self.provider, self.account), *self.fallback)
+
+    def model_for(self, entry: ChainEntry) -> str | None:
+        """The model an attempt on ``entry`` runs: the entry's own, else the bot's when the
+        entry is of the bot's provider, else ``None`` (the provider's default)."""
+        if entry.model is not None:
+            return entry.model
+        return self.model if entry.provider == self.provider else None
 
     @property
     def manual_params(self) -> tuple[str, ...]:
@@ -291,6 +303,7 @@ class AttemptRecord:
     number: int
     provider: str
     account: str | None = None
+    model: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     exit_code: int | None = None
@@ -325,6 +338,7 @@ class Execution:
     command: tuple[str, ...] = ()
     provider: str | None = None
     account: str | None = None
+    model: str | None = None
     attempt: int = 0
     error_kind: ErrorKind | None = None
     error: str | None = None

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from .config import Config
 from .environment import child_environment
@@ -104,8 +104,11 @@ def prepare(
         child = child_environment(bot, account, host_env)
     except ConfigError as exc:
         raise PrepareError(str(exc)) from None
+    # the provider sees the entry's model as the bot's: a model meant for another provider
+    # never reaches it (plugins read ``request.model or bot.model``)
+    model = bot.model_for(entry)
     request = CommandRequest(
-        bot=bot,
+        bot=bot if model == bot.model else evolve(bot, model=model),
         prompt=prompt,
         context=context,
         env=child.env,
@@ -113,7 +116,7 @@ def prepare(
         account=account,
         attempt=execution.attempt,
         session_id=execution.session_id,
-        model=bot.model,
+        model=model,
         spent_usd=execution.usage.cost_usd,
         session_account=_session_account(execution),
         ratelimit_patterns=plugins.ratelimit_patterns(),

@@ -6,16 +6,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from pathlib import Path
+
+from attrs import evolve
 
 from .config import Config
 from .contexts import OPEN, ContextShape, Record, shape_for
 from .cron import CronSchedule
 from .errors import Problem
-from .github import check_trigger
+from .github import trigger_problems
 from .models import Bot, GitHubTrigger, ManualTrigger, ScheduleTrigger, WebhookTrigger
 from .plugins import Plugins
-from .prompts import check, placeholders
+from .prompts import check
 from .webhooks import check_filters
 
 
@@ -65,6 +66,16 @@ def validate_bot(bot: Bot, config: Config, plugins: Plugins) -> list[Problem]:
         where = "account" if index == 0 else f"fallback[{index - 1}]"
         if index > 0 and entry.provider not in plugins.providers:
             out.append(problem(f"unknown provider {entry.provider!r}", where))
+        if index > 0 and entry.provider != bot.provider and entry.model is None and bot.model:
+            out.append(
+                problem(
+                    f"this {entry.provider} entry names no model, so it runs {entry.provider}'s "
+                    f"default: the bot's model {bot.model!r} is for {bot.provider} (give the "
+                    f'entry its own: {{ provider = "{entry.provider}", model = "..." }})',
+                    where,
+                    warning=True,
+                )
+            )
         if entry.account is None:
             continue
         account = config.accounts.get(entry.account)
@@ -91,13 +102,8 @@ def validate_bot(bot: Bot, config: Config, plugins: Plugins) -> list[Problem]:
     if bot.concurrency.group:
         out.extend(problem(p, "concurrency.group") for p in check(bot.concurrency.group, shape))
     if bot.workdir:
+        # whether it exists is a fact of the machine: agented_core.readiness
         out.extend(problem(p, "workdir") for p in check(bot.workdir, shape))
-        if not placeholders(bot.workdir):
-            path = Path(bot.workdir).expanduser()
-            if not path.is_absolute():
-                path = config.base_dir / path
-            if not path.is_dir():
-                out.append(problem(f"workdir does not exist: {path}", "workdir"))
     out.extend(_trigger_problems(bot, config, problem))
     if not bot.triggers:
         out.append(
@@ -115,11 +121,16 @@ def _budget_problems(
 ) -> list[Problem]:
     """A warning for each provider of the chain whose runs' cost cannot be known."""
     out: list[Problem] = []
-    for name in dict.fromkeys(entry.provider for entry in bot.chain):
+    seen: set[tuple[str, str | None]] = set()
+    for entry in bot.chain:
+        name, model_name = entry.provider, bot.model_for(entry)
         provider = plugins.providers.get(name)
-        if provider is None or provider.can_price(bot, config.prices):
+        if (name, model_name) in seen or provider is None:
             continue
-        model = f"model {bot.model!r}" if bot.model else "the bot (it names no model)"
+        seen.add((name, model_name))
+        if provider.can_price(evolve(bot, model=model_name), config.prices):
+            continue
+        model = f"model {model_name!r}" if model_name else "the entry (it names no model)"
         out.append(
             problem(
                 f"max_cost_usd is set but provider {name!r} reports no cost and there is no "
@@ -138,7 +149,8 @@ def _trigger_problems(
     for index, trigger in enumerate(bot.triggers):
         where = f"on[{index}]"
         if isinstance(trigger, GitHubTrigger):
-            out.extend(problem(p, where) for p in check_trigger(trigger))
+            for key, message in trigger_problems(trigger):
+                out.append(problem(message, f"{where}.{key}"))
         elif isinstance(trigger, ScheduleTrigger):
             try:
                 CronSchedule(trigger.cron, trigger.timezone or config.settings.timezone)

@@ -1,4 +1,10 @@
-"""``GET /health`` (liveness) and ``GET /health/ready`` (readiness: the store answers)."""
+"""``GET /health`` (liveness) and ``GET /health/ready`` (readiness: the store answers).
+
+With a key, the readiness answer has details: the store's check, the live streams, and the facts
+of :mod:`agented_core.readiness` (each provider's CLI: path and version, or missing; the
+configuration's readiness warnings). They do not change the status: a missing CLI fails the runs
+that need it, not the server.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agented_core import __version__
+from agented_core.readiness import cli_statuses, readiness
 
 from .auth import AUTH_SCOPE_KEY
 from .context import Context
@@ -38,9 +45,24 @@ def routes(ctx: Context) -> list[Route]:
             body["streams"] = ctx.streams
             body.update(ctx.fanout.stats())
             body["version"] = __version__
+            body.update(await anyio.to_thread.run_sync(_readiness, ctx))
         return JSONResponse(body, status_code=503 if problem else 200)
 
     return [
         Route("/health", health, methods=["GET"], name="health"),
         Route("/health/ready", ready, methods=["GET"], name="ready"),
     ]
+
+
+def _readiness(ctx: Context) -> dict[str, Any]:
+    """The CLI facts and readiness warnings (probes the CLIs: run in a worker thread)."""
+    agented = ctx.agented
+    providers = {
+        name: status.data() if status is not None else None
+        for name, status in cli_statuses(agented.plugins).items()
+    }
+    warnings = [
+        {"bot": p.bot, "field": p.field, "message": p.message}
+        for p in readiness(agented.config, agented.plugins)
+    ]
+    return {"providers": providers, "warnings": warnings}

@@ -203,6 +203,38 @@ def components() -> dict[str, Schema]:
                     "streams": {"type": "integer"},
                     "channels": {"type": "integer"},
                     "version": STRING,
+                    "providers": {
+                        "type": "object",
+                        "description": "each provider's CLI (null: it runs none)",
+                        "additionalProperties": {
+                            "oneOf": [
+                                {"type": "null"},
+                                _obj(
+                                    {
+                                        "executable": STRING,
+                                        "path": NULLABLE_STRING,
+                                        "version": NULLABLE_STRING,
+                                        "supported": {
+                                            "type": ["array", "null"],
+                                            "items": STRING,
+                                        },
+                                        "problem": NULLABLE_STRING,
+                                    }
+                                ),
+                            ]
+                        },
+                    },
+                    "warnings": {
+                        "type": "array",
+                        "description": "readiness warnings of the configuration",
+                        "items": _obj(
+                            {
+                                "bot": NULLABLE_STRING,
+                                "field": NULLABLE_STRING,
+                                "message": STRING,
+                            }
+                        ),
+                    },
                 },
                 required=["status"],
             ),

@@ -84,17 +84,23 @@ def run_cli(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
-    config = load_config(args.config)
+    from ..check import check_file
+
     plugins = Plugins()
-    problems = validate(config, plugins)
-    errors = [p for p in problems if not p.warning]
-    for problem in problems:
+    report = check_file(args.config, plugins, strict=args.strict)
+    for problem in report.problems:
         print(f"{'' if problem.warning else 'error: '}{problem}", file=out)
-    if errors:
-        print(f"{len(errors)} problem(s) in {config.path}", file=out)
-        return 1
+    errors, warnings = len(report.errors), len(report.warnings)
+    if errors or report.config is None:
+        print(f"{errors} problem(s), {warnings} warning(s) in {report.file}", file=out)
+        return EXIT_MISSING
+    config = report.config
     providers = ", ".join(sorted(plugins.providers))
-    print(f"ok: {config.path}: {len(config.bots)} bot(s), providers: {providers}", file=out)
+    print(
+        f"ok: {config.path}: {len(config.bots)} bot(s), providers: {providers}"
+        + (f", {warnings} warning(s)" if warnings else ""),
+        file=out,
+    )
     return 0
 
 
@@ -262,13 +268,15 @@ async def _store_opens(config: Config) -> None:
 
 def _cmd_version(out: TextIO) -> int:
     from .. import __version__
+    from ..readiness import cli_statuses
 
     print(f"agented {__version__}", file=out)
     plugins = Plugins()
     for name, source in sorted(plugins.versions().items()):
         print(f"  plugin {name}: {source}", file=out)
-    for name in sorted(plugins.providers):
-        print(f"  provider {name} (from {plugins.provider_owner(name)})", file=out)
+    for name, status in cli_statuses(plugins).items():
+        cli = f": {status.describe()}" if status is not None else ""
+        print(f"  provider {name} (from {plugins.provider_owner(name)}){cli}", file=out)
     for error in plugins.errors:
         print(f"  error: {error}", file=out)
     return 0

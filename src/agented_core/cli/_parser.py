@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate the configuration; run nothing")
     _config(check)
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="readiness warnings (CLI missing, host variable unset, ...) are errors too",
+    )
 
     webhook = sub.add_parser("webhook", help="webhook tools")
     webhook_sub = webhook.add_subparsers(dest="webhook_command", metavar="SUBCOMMAND")
@@ -100,5 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--older-than", type=int, metavar="DAYS", help="override retention_days for this run"
     )
 
-    sub.add_parser("version", help="versions of agented and of every plugin found")
+    sub.add_parser(
+        "version", help="versions of agented, of every plugin found and of each provider's CLI"
+    )
     return parser

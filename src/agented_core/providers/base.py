@@ -12,6 +12,11 @@ Most agent CLIs print one JSON object a line and take the prompt on stdin: for t
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import signal
+import subprocess
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -117,6 +122,24 @@ class Provider:
     executable: ClassVar[str | None] = None
     """The CLI this provider runs, for ``agented check`` and ``agented version``."""
 
+    install_command: ClassVar[str | None] = None
+    """How to install the CLI at the version the plugin pins, shown when it is missing."""
+
+    supported_versions: ClassVar[tuple[str, str] | None] = None
+    """The CLI versions the plugin supports, ``(lowest, first unsupported)``; ``None``: any."""
+
+    def cli_executable(self, bot: Bot | None = None) -> str | None:
+        """The CLI that runs ``bot`` (or the provider's default): a name looked up on PATH or a
+        path; ``None`` when the provider runs no CLI of its own (``shell``)."""
+        return self.executable
+
+    def cli_version(self, path: str) -> str | None:
+        """The version of the CLI at ``path`` (from ``--version``), ``None`` when unknown.
+
+        Runs the CLI once with a short timeout; the child is always reaped.
+        """
+        return probe_version([path, "--version"])
+
     reports_cost: ClassVar[bool] = False
     """True when the CLI reports cost in dollars itself."""
 
@@ -167,6 +190,44 @@ class Provider:
         if outcome.exit_code == 0 and outcome.result_ok is not False:
             return None
         return classify_outcome(outcome, self.name) or ErrorKind.PROVIDER
+
+
+_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?")
+
+
+def probe_version(argv: Sequence[str], timeout: float = 10.0) -> str | None:
+    """The first ``X.Y[.Z]`` that ``argv`` prints on stdout (or stderr), ``None`` if none.
+
+    stdin is closed; the child's process group is killed on timeout, so nothing outlives it.
+    """
+    try:
+        child = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError:
+        return None
+    try:
+        out, err = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        return None
+    for stream in (out, err):
+        found = _VERSION.search(stream.decode("utf-8", "replace"))
+        if found:
+            return found.group()
+    return None
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """``"2.1.197"`` -> ``(2, 1, 197)``, for comparing versions (missing parts count as 0)."""
+    parts = tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+    return parts + (0,) * (3 - len(parts))
 
 
 def classify_outcome(outcome: Outcome, provider: str | None = None) -> ErrorKind | None:

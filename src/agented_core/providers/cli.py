@@ -13,8 +13,9 @@ the child's environment (:meth:`CLIProvider.environment`) and which parser reads
     stdin = the rendered prompt (when ``prompt_on_stdin``; no size limit, never in argv)
     cwd   = the bot's workdir
 
-The executable is the ``executable`` option of the bot, else the one given to the
-constructor, else :attr:`Provider.executable` found on the child's ``PATH``.
+The executable is the ``executable`` option of the bot (when the bot is of this provider, not
+for a fallback entry), else the one given to the constructor, else :attr:`Provider.executable`
+found on the child's ``PATH``.
 """
 
 from __future__ import annotations
@@ -60,12 +61,17 @@ class CLIProvider(Provider):
         return {}
 
     # the Provider interface
-    def command_path(self, request: CommandRequest) -> str:
-        """The executable of the attempt: the bot's option, the constructor's, the default."""
-        chosen = request.bot.options.get("executable")
+    def cli_executable(self, bot: Bot | None = None) -> str | None:
+        # a bot's options are its own provider's: a fallback entry of this provider ignores them
+        chosen = bot.options.get("executable") if bot and bot.provider == self.name else None
         if isinstance(chosen, str) and chosen:
             return chosen
-        path = self._executable or self.executable
+        return self._executable or self.executable
+
+    def command_path(self, request: CommandRequest) -> str:
+        """The executable of the attempt: the bot's option (when the bot is of this provider),
+        the constructor's, the default."""
+        path = self.cli_executable(request.bot)
         if not path:
             raise PluginError(f"provider {self.name!r} names no executable: set options.executable")
         return path

@@ -44,6 +44,11 @@ class ClaudeProvider(CLIProvider):
 
     name: ClassVar[str] = "claude"
     executable: ClassVar[str | None] = "claude"
+    install_command: ClassVar[str | None] = (
+        f"npm install -g @anthropic-ai/claude-code@{TESTED_VERSION}"
+    )
+    # the tested version and later releases of the same major line
+    supported_versions: ClassVar[tuple[str, str] | None] = (TESTED_VERSION, "3.0.0")
     reports_cost: ClassVar[bool] = True
     requires_result: ClassVar[bool] = True
     options: ClassVar[Mapping[str, OptionSpec]] = {

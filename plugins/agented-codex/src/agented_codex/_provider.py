@@ -115,6 +115,9 @@ class CodexProvider(CLIProvider):
 
     name: ClassVar[str] = "codex"
     executable: ClassVar[str | None] = "codex"
+    install_command: ClassVar[str | None] = f"npm install -g @openai/codex@{TESTED_VERSION}"
+    # the tested version and later releases of the same major line
+    supported_versions: ClassVar[tuple[str, str] | None] = (TESTED_VERSION, "1.0.0")
     reports_cost: ClassVar[bool] = False
     requires_result: ClassVar[bool] = True
     options: ClassVar[Mapping[str, OptionSpec]] = {

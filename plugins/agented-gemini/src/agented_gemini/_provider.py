@@ -135,6 +135,9 @@ class GeminiProvider(CLIProvider):
 
     name: ClassVar[str] = "gemini"
     executable: ClassVar[str | None] = "gemini"
+    install_command: ClassVar[str | None] = f"npm install -g @google/gemini-cli@{TESTED_VERSION}"
+    # the tested version and later releases of the same major line
+    supported_versions: ClassVar[tuple[str, str] | None] = (TESTED_VERSION, "1.0.0")
     reports_cost: ClassVar[bool] = False
     requires_result: ClassVar[bool] = True
     options: ClassVar[Mapping[str, OptionSpec]] = {

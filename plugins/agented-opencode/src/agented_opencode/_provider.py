@@ -80,6 +80,9 @@ class OpencodeProvider(CLIProvider):
 
     name: ClassVar[str] = "opencode"
     executable: ClassVar[str | None] = "opencode"
+    install_command: ClassVar[str | None] = f"npm install -g opencode-ai@{TESTED_VERSION}"
+    # the tested version and later releases of the same major line
+    supported_versions: ClassVar[tuple[str, str] | None] = (TESTED_VERSION, "2.0.0")
     reports_cost: ClassVar[bool] = True
     requires_result: ClassVar[bool] = True
     options: ClassVar[Mapping[str, OptionSpec]] = {

@@ -118,9 +118,15 @@ def test_agented_check_warns_when_a_budget_cannot_be_known() -> None:
 
 
 def test_every_provider_of_the_chain_is_checked() -> None:
-    bot = budget_bot("opencode", model="openai/gpt-5.5", fallback=(ChainEntry("codex"),))
+    # an entry of another provider does not inherit the bot's model: it names its own
+    bare = budget_bot("opencode", model="openai/gpt-5.5", fallback=(ChainEntry("codex"),))
+    (warning,) = budget_warnings(bare, {"gpt-5.5": GPT})
+    assert "provider 'codex'" in warning and "it names no model" in warning
+    bot = budget_bot(
+        "opencode", model="openai/gpt-5.5", fallback=(ChainEntry("codex", model="gpt-5.5"),)
+    )
     (warning,) = budget_warnings(bot)
-    assert "provider 'codex'" in warning
+    assert "provider 'codex'" in warning and "'gpt-5.5'" in warning
     assert budget_warnings(bot, {"gpt-5.5": GPT}) == []
 
 

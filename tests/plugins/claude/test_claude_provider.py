@@ -20,6 +20,7 @@ from agented_core import (
     ErrorKind,
     ManualTrigger,
     Outcome,
+    Param,
     Status,
 )
 from agented_core.config import Settings
@@ -225,7 +226,7 @@ def stand_in(name: str, tmp_path: Path, transcript: str | None, **fields: Any) -
         prompt=fields.pop("prompt", "Review {params.pr}"),
         options={"executable": FAKE_CLAUDE, **fields.pop("options", {})},
         env=env,
-        triggers=(ManualTrigger(params=("pr",)),),
+        triggers=(ManualTrigger(params=(Param("pr", default="#1"),)),),
         **fields,
     )
 

@@ -21,6 +21,7 @@ from agented_core import (
     ErrorKind,
     ManualTrigger,
     Outcome,
+    Param,
     PluginError,
     Status,
 )
@@ -253,7 +254,7 @@ def stand_in(name: str, tmp_path: Path, transcript: Path | None, **fields: Any) 
         workdir=str(tmp_path),
         options={"executable": FAKE_AGENT, **fields.pop("options", {})},
         env=env,
-        triggers=(ManualTrigger(params=("pr",)),),
+        triggers=(ManualTrigger(params=(Param("pr", default="#1"),)),),
         **fields,
     )
 

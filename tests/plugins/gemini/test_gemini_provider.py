@@ -20,6 +20,7 @@ from agented_core import (
     ErrorKind,
     ManualTrigger,
     Outcome,
+    Param,
     PluginError,
     Status,
 )
@@ -255,7 +256,7 @@ def stand_in(name: str, tmp_path: Path, case: str, **fields: Any) -> Bot:
         workdir=str(tmp_path),
         options={"executable": FAKE_AGENT, **fields.pop("options", {})},
         env=env,
-        triggers=(ManualTrigger(params=("pr",)),),
+        triggers=(ManualTrigger(params=(Param("pr", default="#1"),)),),
         **fields,
     )
 

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from agented_core import Execution, Status, to_data
+from agented_core import Execution, NotFoundError, Status, to_data
 
 from .bodies import bool_param, int_param
 from .bots import accepted
@@ -48,6 +48,22 @@ def routes(ctx: Context) -> list[Route]:
         limit = int_param(request, "limit", 50, minimum=1, maximum=MAX_LIMIT)
         bot = request.query_params.get("bot") or None
         cursor = request.query_params.get("cursor") or None
+        prefix = request.query_params.get("prefix")
+        if prefix is not None:
+            # resolving a short id (``agented show 01JX``): a small lookup, not a page
+            if bot or cursor or _statuses(request):
+                raise bad_request("prefix takes no bot, status or cursor")
+            if not prefix:
+                raise bad_request("prefix is empty")
+            found = []
+            for execution_id in await ag.store.ids_with_prefix(prefix, limit):
+                try:
+                    found.append(await ag.get(execution_id))
+                except NotFoundError:  # pruned in between
+                    continue
+            return JSONResponse(
+                {"items": [execution_summary(e) for e in found], "next_cursor": None}
+            )
         items, next_cursor = await ag.list(
             bot=bot, status=_statuses(request), limit=limit, cursor=cursor
         )

@@ -366,6 +366,12 @@ def paths() -> dict[str, Schema]:
                         "page size",
                     ),
                     _query("cursor", STRING, "next_cursor of the previous page"),
+                    _query(
+                        "prefix",
+                        STRING,
+                        "only executions whose id starts with this (up to limit, no paging; "
+                        "not with bot, status or cursor)",
+                    ),
                 ],
                 "responses": {
                     "200": _json(_ref("ExecutionPage"), "a page"),

@@ -60,6 +60,10 @@ class Store(ABC):
         """Executions, newest first, and a cursor for the next page (``None`` at the end)."""
 
     @abstractmethod
+    async def ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` execution ids that start with ``prefix``, newest first."""
+
+    @abstractmethod
     async def find_executions(
         self, statuses: Iterable[Status], *, owner: str | None = None
     ) -> list[Execution]:

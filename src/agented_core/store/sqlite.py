@@ -269,6 +269,16 @@ class SQLiteStore(Store):
         next_cursor = items[-1].id if len(rows) > limit and items else None
         return items, next_cursor
 
+    async def ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        # a range over the primary key rather than LIKE, which is case-blind and skips the index
+        rows = await self._quick(
+            lambda: self.conn.execute(
+                "SELECT id FROM executions WHERE id >= ? AND id < ? ORDER BY id DESC LIMIT ?",
+                (prefix, prefix + "\U0010ffff", limit),
+            ).fetchall()
+        )
+        return [row[0] for row in rows]
+
     async def find_executions(
         self, statuses: Iterable[Status], *, owner: str | None = None
     ) -> list[Execution]:

@@ -207,6 +207,19 @@ def test_the_same_commands_against_a_server(config: Path, tmp_path: Path) -> Non
         missing = agented("show", "Z" + new_id[1:], *remote, AGENTED_API_KEY=key)
         assert missing.returncode == 1 and "no execution" in missing.stderr
 
+        # the route behind it: ?prefix= combines with the other filters and pages
+        def ids(**params: str | int) -> tuple[list[str], str | None]:
+            page = httpx.get(f"{url}/executions", params=params, headers={"X-API-Key": key})
+            assert page.status_code == 200, page.text
+            return [e["id"] for e in page.json()["items"]], page.json()["next_cursor"]
+
+        both = new_id[:2]
+        assert ids(prefix=both) == ([new_id, execution_id], None)
+        assert ids(prefix=both, limit=1) == ([new_id], new_id)
+        assert ids(prefix=both, limit=1, cursor=new_id) == ([execution_id], None)
+        assert ids(prefix=both, bot="hello") == ([], None)
+        assert ids(prefix=short, status="cancelled") == ([new_id], None)
+
 
 def test_an_id_prefix_names_the_one_execution_it_starts(config: Path) -> None:
     for who in ("ada", "bob"):

@@ -173,6 +173,14 @@ async def test_ids_with_prefix_are_found_newest_first(tmp_path: Path) -> None:
     assert await store.ids_with_prefix("02AA", 10) == ["02AA"]
     assert await store.ids_with_prefix("01a", 10) == []  # case matters here; the CLI retries
     assert await store.ids_with_prefix("03", 10) == []
+    await store.save_execution(execution("01AC", Status.FAILED))
+    assert await store.ids_with_prefix("01A", 10, status=[Status.FAILED]) == ["01AC"]
+    assert await store.ids_with_prefix("01A", 10, before="01AC") == ["01AB", "01AA"]
+    assert await store.ids_with_prefix("01A", 10, bot="other") == []
+    assert await store.ids_with_prefix("01A", 10, bot="b", status=[Status.QUEUED]) == [
+        "01AB",
+        "01AA",
+    ]
     await store.close()
 
 

@@ -369,8 +369,7 @@ def paths() -> dict[str, Schema]:
                     _query(
                         "prefix",
                         STRING,
-                        "only executions whose id starts with this (up to limit, no paging; "
-                        "not with bot, status or cursor)",
+                        "only executions whose id starts with this (case-sensitive)",
                     ),
                 ],
                 "responses": {

@@ -88,6 +88,23 @@ def run_cli(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
+    except BaseExceptionGroup as group:  # from a task group: the same, raised inside it
+        _, rest = group.split(BrokenPipeError)
+        if rest is not None:
+            raise
+        return _reader_gone()
+
+
+def _reader_gone() -> int:
+    """stdout's reader went away (``agented logs ID | head``): stop quietly, no traceback."""
+    # Python flushes stdout once more at exit; point it at nothing so that does not fail too
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (tests): nothing will flush to a pipe
+        pass
+    return 1
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:

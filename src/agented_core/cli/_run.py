@@ -1,5 +1,4 @@
-"""``agented run`` (and a local ``rerun``): one run in the foreground, its events shown live;
-Ctrl-C cancels it."""
+"""``agented run`` and a local ``rerun``: a run in the foreground, events live; Ctrl-C cancels."""
 
 from __future__ import annotations
 

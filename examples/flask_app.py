@@ -1,8 +1,8 @@
 """Embedding agented in a synchronous Flask app with :class:`SyncAgented`.
 
-    pip install flask && python examples/flask_app.py      # then:
-    curl -X POST 'http://127.0.0.1:5000/hello?who=flask'   # -> {"id": ...}
-    curl http://127.0.0.1:5000/runs/<id>                   # the run's status and log
+    pip install flask && python examples/flask_app.py      # port 5000 (PORT= to change)
+    curl -X POST 'http://127.0.0.1:5000/hello?who=flask'   # -> {"id": "01J..."}
+    curl http://127.0.0.1:5000/runs/01J...                 # that run's status and log (404: none)
 
 agented runs on an event loop in a background thread; Flask's request threads call it with
 plain blocking calls. Open it once per process and close it at exit.
@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from agented_core import SyncAgented
+from agented_core import NotFoundError, SyncAgented
 
 CONFIG = Path(__file__).with_name("agented.toml")
 
@@ -35,12 +35,16 @@ def create_app(config: Path = CONFIG, database: str | None = None) -> tuple[Flas
 
     @app.get("/runs/<execution_id>")
     def show(execution_id: str) -> Any:
-        # the events iterator ends with the run; ?wait=0 returns at once instead
-        if request.args.get("wait", "1") != "0":
-            log = [f"{e.kind}: {e.text}" for e in agented.events(execution_id)]
-        else:
-            log = []
-        execution = agented.get(execution_id)
+        try:
+            execution = agented.get(execution_id)
+            # the events iterator ends with the run; ?wait=0 returns at once instead
+            if request.args.get("wait", "1") != "0":
+                log = [f"{e.kind}: {e.text}" for e in agented.events(execution_id)]
+                execution = agented.get(execution_id)
+            else:
+                log = []
+        except NotFoundError:
+            return jsonify(error="not_found", message=f"no run {execution_id!r}"), 404
         return jsonify(id=execution.id, status=execution.status.value, log=log)
 
     return app, opened

@@ -1,8 +1,8 @@
 """Embedding agented in your own Starlette app: your routes, plus agented's API under a prefix.
 
-    AGENTED_API_KEYS=change-me python examples/starlette_host.py   # then:
+    AGENTED_API_KEYS=change-me python examples/starlette_host.py   # port 8001 (PORT= to change)
     curl -X POST -H 'X-API-Key: change-me' -H 'Content-Type: application/json' \\
-         -d '{"params": {"message": "from my app"}}' http://127.0.0.1:8000/bots-api/bots/hello/runs
+         -d '{"params": {"message": "from my app"}}' http://127.0.0.1:8001/bots-api/bots/hello/runs
 
 The sub-app is created once agented is open (in the host's lifespan) and closed with it, so a
 shutdown of the host is a graceful shutdown of every run.
@@ -68,4 +68,5 @@ app = build()
 if __name__ == "__main__":
     import uvicorn
 
-    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", "8000")), workers=1)
+    # 8001, so it runs next to `agented serve` (8000)
+    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", "8001")), workers=1)

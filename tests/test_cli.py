@@ -119,3 +119,22 @@ def test_config_defaults_to_the_working_directory(config: Path) -> None:
     result = run("run", "hello", "--param", "message=cwd", cwd=config.parent)
     assert result.returncode == 0
     assert "hello cwd" in result.stdout
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    path = tmp_path / "agented.toml"
+    path.write_text(
+        f'[bots.chatty]\ncommand = ["{FAKE_CLI}", "flood", "20000"]\non = [{{ manual = true }}]\n'
+    )
+    # like `agented run chatty | head -1`
+    process = subprocess.Popen(
+        [AGENTED, "run", "chatty", "--config", str(path), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert json.loads(process.stdout.readline())["kind"] == "status"
+    process.stdout.close()
+    assert process.wait(timeout=60) == 1
+    assert "Traceback" not in process.stderr.read()

@@ -97,6 +97,10 @@ def test_flask_app(tmp_path: Path) -> None:
         shown = client.get(f"/runs/{created.get_json()['id']}").get_json()
         assert shown["status"] == "succeeded"
         assert "text: hello flask" in shown["log"]
+        for wait in ("1", "0"):
+            missing = client.get(f"/runs/01NOSUCHRUN?wait={wait}")
+            assert missing.status_code == 404
+            assert missing.get_json()["error"] == "not_found"
     finally:
         handle.__exit__(None, None, None)
 
@@ -147,3 +151,12 @@ async def test_nightly_schedule(tmp_path: Path) -> None:
         execution = await ag.run("disk-report")
         done = await ag.wait(execution.id, timeout=30)
     assert done.status.value == "succeeded"
+
+
+def test_the_readme_lists_every_example() -> None:
+    readme = (EXAMPLES / "README.md").read_text()
+    for entry in EXAMPLES.iterdir():
+        if entry.name in ("README.md", "__pycache__") or ".db" in entry.name:
+            continue
+        name = f"{entry.name}/" if entry.is_dir() else entry.name
+        assert f"[`{name}`]" in readme, f"examples/README.md does not list {name}"

@@ -324,3 +324,30 @@ on = [{{ manual = true }}]
                     kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+@pytest.mark.parametrize("dev", [False, True])
+def test_the_hint_serve_prints_works_when_pasted(example: Path, tmp_path: Path, dev: bool) -> None:
+    if shutil.which("curl") is None or shutil.which("bash") is None:
+        pytest.skip("needs curl and bash")
+    keys = f"old-key,{KEY}"
+    args = ("--dev",) if dev else ()
+    with serve(example, *args, cwd=tmp_path, AGENTED_API_KEYS=keys) as served:
+        hint = served.read_until(r"^  try\s+(.*)$", timeout=10).group(1)
+        start = served.read_until(r"^\s+(ID=.*)$", timeout=10).group(1)
+        follow = served.read_until(r"^\s+(curl .*)$", timeout=10).group(1)
+        # another terminal: the key in AGENTED_API_KEY (the hint names it), no AGENTED_API_KEYS
+        shell = subprocess.run(
+            ["bash", "-c", f"{start}\n{follow}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            env=env(AGENTED_API_KEY="" if dev else KEY),
+        )
+    assert shell.returncode == 0, shell.stderr
+    events = [json.loads(line) for line in shell.stdout.splitlines()]
+    assert [e["text"] for e in events] == ["queued", "running", "hello world", "succeeded"]
+    assert ("AGENTED_API_KEY" in hint) is not dev
+    assert ("$AGENTED_API_KEY" in start) is not dev
+    assert "old-key" not in start + follow and KEY not in start + follow  # no secret printed

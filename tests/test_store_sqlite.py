@@ -7,7 +7,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agented_core.errors import StoreError
 from agented_core.models import Event, Execution, Status, TriggerKind
@@ -158,3 +161,44 @@ async def test_prune_deletes_only_old_finished_executions() -> None:
     assert await store.get_execution("recent") is not None
     assert await store.get_execution("running") is not None
     await store.close()
+
+
+async def test_ids_with_prefix_are_found_newest_first(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "agented.db"))
+    await store.open()
+    for id in ("01AA", "01AB", "01B0", "02AA"):
+        await store.save_execution(execution(id))
+    assert await store.ids_with_prefix("01A", 10) == ["01AB", "01AA"]
+    assert await store.ids_with_prefix("01", 2) == ["01B0", "01AB"]
+    assert await store.ids_with_prefix("02AA", 10) == ["02AA"]
+    assert await store.ids_with_prefix("01a", 10) == []  # case matters here; the CLI retries
+    assert await store.ids_with_prefix("03", 10) == []
+    await store.save_execution(execution("01AC", Status.FAILED))
+    assert await store.ids_with_prefix("01A", 10, status=[Status.FAILED]) == ["01AC"]
+    assert await store.ids_with_prefix("01A", 10, before="01AC") == ["01AB", "01AA"]
+    assert await store.ids_with_prefix("01A", 10, bot="other") == []
+    assert await store.ids_with_prefix("01A", 10, bot="b", status=[Status.QUEUED]) == [
+        "01AB",
+        "01AA",
+    ]
+    await store.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ids=st.sets(st.text("0AZz\u00e9", min_size=1, max_size=4), max_size=8),
+    prefix=st.text("0AZz\u00e9", max_size=3),
+)
+def test_ids_with_prefix_is_startswith(ids: set[str], prefix: str) -> None:
+    async def check() -> list[str]:
+        store = SQLiteStore(":memory:")
+        await store.open()
+        try:
+            for id in ids:
+                await store.save_execution(execution(id))
+            return await store.ids_with_prefix(prefix, 100)
+        finally:
+            await store.close()
+
+    expected = sorted((id for id in ids if id.startswith(prefix)), reverse=True)
+    assert anyio.run(check) == expected

@@ -216,7 +216,7 @@ class TerminalRenderer:
         self._say(f"{colour}● {status}{f': {reason}' if reason else ''}{RESET}")
 
     def _limit_line(self, data: dict[str, Any]) -> str:
-        where = data.get("provider") or "?"
+        where = str(data.get("provider") or "?")
         if data.get("account"):
             where += f":{data['account']}"
         line = f"{YELLOW}⏸ {data.get('kind', 'rate')} limit on {where}"

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from agented_core import Execution, Status, to_data
+from agented_core import Execution, NotFoundError, Status, to_data
 
 from .bodies import MAX_SEQ, bool_param, int_param
 from .bots import accepted
@@ -48,12 +48,33 @@ def routes(ctx: Context) -> list[Route]:
         limit = int_param(request, "limit", 50, minimum=1, maximum=MAX_LIMIT)
         bot = request.query_params.get("bot") or None
         cursor = request.query_params.get("cursor") or None
+        prefix = request.query_params.get("prefix")
+        if prefix:
+            return JSONResponse(await with_prefix(prefix, bot, cursor, limit, request))
         items, next_cursor = await ag.list(
             bot=bot, status=_statuses(request), limit=limit, cursor=cursor
         )
         return JSONResponse(
             {"items": [execution_summary(e) for e in items], "next_cursor": next_cursor}
         )
+
+    async def with_prefix(
+        prefix: str, bot: str | None, cursor: str | None, limit: int, request: Request
+    ) -> dict[str, object]:
+        # resolving a short id (``agented show 01JX``): the id range it starts, filtered alike
+        ids = await ag.store.ids_with_prefix(
+            prefix, limit + 1, bot=bot, status=_statuses(request), before=cursor
+        )
+        found: list[Execution] = []
+        for execution_id in ids[:limit]:
+            try:
+                found.append(await ag.get(execution_id))
+            except NotFoundError:  # pruned in between
+                continue
+        return {
+            "items": [execution_summary(e) for e in found],
+            "next_cursor": ids[limit - 1] if len(ids) > limit else None,
+        }
 
     async def get_execution(request: Request) -> Response:
         return JSONResponse(execution_data(await ag.get(request.path_params["id"])))

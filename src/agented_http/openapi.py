@@ -409,6 +409,11 @@ def paths() -> dict[str, Schema]:
                         "page size",
                     ),
                     _query("cursor", STRING, "next_cursor of the previous page"),
+                    _query(
+                        "prefix",
+                        STRING,
+                        "only executions whose id starts with this (case-sensitive)",
+                    ),
                 ],
                 "responses": {
                     "200": _json(_ref("ExecutionPage"), "a page"),

@@ -10,12 +10,14 @@ one worker (several would need a shared event log, which a later backend provide
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
+import shlex
 import signal
 import socket
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
@@ -38,6 +40,7 @@ from .settings import Settings
 log = logging.getLogger("agented.http")
 
 MOUNT = "/agented"
+KEY_ENV = "AGENTED_API_KEY"  # the one key a client sends (agented --url reads it too)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 LOOPBACK_NAMES = ("localhost",)
@@ -123,8 +126,28 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _url(host: str, port: int) -> str:
+    # a server on every address is reached, from this machine, on the loopback one
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
+
+
+def try_lines(api: str, bot: str, params: Sequence[str], *, key_env: str | None) -> list[str]:
+    """Shell lines that start a run of ``bot`` and follow its events, to paste into a terminal.
+
+    The key is named (``$AGENTED_API_KEY``, which ``agented ... --url`` reads too), never
+    printed; the execution id is taken from the answer, so every line works as pasted.
+    """
+    key = f'-H "X-API-Key: ${key_env}" ' if key_env else ""
+    # curl reads [ ] in a URL as a glob unless told not to (an IPv6 host)
+    curl = "curl -sS -g" if "[" in api else "curl -sS"
+    body = json.dumps({"params": dict.fromkeys(params, "world")})
+    pick = "python3 -c 'import json, sys; print(json.load(sys.stdin)[\"execution_id\"])'"
+    return [
+        f"ID=$({curl} {key}-H 'Content-Type: application/json' -d {shlex.quote(body)} "
+        f"{shlex.quote(f'{api}/bots/{bot}/runs')} | {pick})",
+        f'{curl} -N {key}"{api}/executions/$ID/events.ndjson?follow=true"',
+    ]
 
 
 def banner(ag: Agented, base: str, *, dev: bool) -> str:
@@ -139,15 +162,18 @@ def banner(ag: Agented, base: str, *, dev: bool) -> str:
     manual = [
         bot for bot in ag.bots.values() if any(isinstance(t, ManualTrigger) for t in bot.triggers)
     ]
-    key_header = "" if dev else f'-H "X-API-Key: ${config.http.api_keys_env}" '
     if manual:
         bot = manual[0]
-        params = ", ".join(f'"{p}": "world"' for p in bot.manual_params)
-        lines.append(
-            f"  try       curl {key_header}-H 'Content-Type: application/json' "
-            f"-d '{{\"params\": {{{params}}}}}' {api}/bots/{bot.name}/runs"
-        )
-        lines.append(f"            curl -N {key_header}{api}/executions/<execution_id>/events")
+        commands = try_lines(api, bot.name, bot.manual_params, key_env=None if dev else KEY_ENV)
+        if dev:
+            lines.append("  try       (in another terminal)")
+        else:
+            lines.append(
+                f"  try       (in another terminal, once {KEY_ENV} holds one of the keys in "
+                f"{config.http.api_keys_env})"
+            )
+        lines += [f"            {command}" for command in commands]
+        lines.append(f"            agented executions --url {api}")
     secrets_env = config.github.webhook_secrets_env
     state = "set" if keys_from_env(secrets_env) else "NOT SET: GitHub deliveries are refused"
     lines.append(f"  webhooks  POST {api}/webhooks/github   (secrets: {secrets_env}, {state})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,13 +16,15 @@ from ..agented import Agented
 from ..config import Config, load_config
 from ..converter import to_data
 from ..errors import AgentedError, ConfigError, ConflictError, NotFoundError
-from ..models import Execution, Status
+from ..models import Status
 from ..plugins import Plugins
 from ..render import PlainRenderer
 from ..validation import validate
+from ._bots import cmd_init
 from ._parser import build_parser
-from ._run import cmd_run
-from ._sources import open_source
+from ._run import cmd_rerun_here, cmd_run
+from ._sources import KEY_ENV, RemoteSource, open_source
+from ._views import describe, table
 
 EXIT_USAGE = 2
 EXIT_MISSING = 1
@@ -63,7 +66,11 @@ def run_cli(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int
         "executions": lambda: anyio.run(_cmd_executions, args, out),
         "show": lambda: anyio.run(_cmd_show, args, out),
         "logs": lambda: anyio.run(_cmd_logs, args, out),
-        "cancel": lambda: anyio.run(_cmd_cancel, args, out),
+        "cancel": lambda: anyio.run(_cmd_control, args, out),
+        "pause": lambda: anyio.run(_cmd_control, args, out),
+        "resume": lambda: anyio.run(_cmd_control, args, out),
+        "rerun": lambda: _cmd_rerun(args, out),
+        "init": lambda: cmd_init(args, out),
         "prune": lambda: _cmd_prune(args, out),
         "version": lambda: _cmd_version(out),
     }
@@ -81,6 +88,23 @@ def run_cli(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
+    except BaseExceptionGroup as group:  # from a task group: the same, raised inside it
+        _, rest = group.split(BrokenPipeError)
+        if rest is not None:
+            raise
+        return _reader_gone()
+
+
+def _reader_gone() -> int:
+    """stdout's reader went away (``agented logs ID | head``): stop quietly, no traceback."""
+    # Python flushes stdout once more at exit; point it at nothing so that does not fail too
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (tests): nothing will flush to a pipe
+        pass
+    return 1
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
@@ -131,92 +155,62 @@ def _cmd_webhook_test(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _summary_line(execution: Execution) -> str:
-    created = execution.created_at.strftime("%Y-%m-%d %H:%M:%S") if execution.created_at else "-"
-    where = execution.provider or "-"
-    if execution.account:
-        where += f":{execution.account}"
-    cost = f"${execution.usage.cost_usd:.4f}" if execution.usage.cost_usd is not None else ""
-    error = f"  {execution.error[:60]}" if execution.error and execution.terminal else ""
-    return (
-        f"{execution.id}  {created}  {execution.bot:<16} {execution.status.value:<15} "
-        f"{where:<20} {cost}{error}"
-    ).rstrip()
-
-
 async def _cmd_executions(args: argparse.Namespace, out: TextIO) -> int:
     if args.limit < 1:
         raise AgentedError("--limit takes a whole number of at least 1")
     status = Status(args.status) if args.status else None
     async with open_source(args.config, args.url) as source:
         items = await source.list(bot=args.bot, status=status, limit=args.limit)
-    for execution in items:
-        if args.json:
+    if args.json:
+        for execution in items:
             print(json.dumps(to_data(execution), ensure_ascii=False), file=out)
-        else:
-            print(_summary_line(execution), file=out)
-    if not items and not args.json:
+    elif items:
+        print(table(items), file=out)
+    else:
         print("no executions", file=out)
     return 0
 
 
 async def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     async with open_source(args.config, args.url) as source:
-        execution = await source.get(args.id)
+        execution = await source.get(await source.resolve(args.id))
     if args.json:
         print(json.dumps(to_data(execution), ensure_ascii=False, indent=2), file=out)
         return 0
-    print(_describe(execution), file=out)
+    print(describe(execution), file=out)
     return 0
-
-
-def _describe(e: Execution) -> str:
-    usage = e.usage
-    lines = [
-        f"execution  {e.id}",
-        f"bot        {e.bot} ({e.trigger.value})",
-        f"status     {e.status.value}"
-        + (f" ({e.error_kind.value})" if e.error_kind else "")
-        + (f": {e.error}" if e.error else ""),
-        f"created    {e.created_at.isoformat() if e.created_at else '-'}",
-        f"started    {e.started_at.isoformat() if e.started_at else '-'}",
-        f"finished   {e.finished_at.isoformat() if e.finished_at else '-'}",
-    ]
-    if e.retry_at:
-        lines.append(f"retry at   {e.retry_at.isoformat()}")
-    lines.append(
-        f"usage      {usage.input_tokens} in / {usage.output_tokens} out / "
-        f"{usage.cache_read_tokens} cache read / {usage.cache_write_tokens} cache write"
-        + (f" · ${usage.cost_usd:.4f}" if usage.cost_usd is not None else "")
-    )
-    if e.session_id:
-        lines.append(f"session    {e.session_id}")
-    if e.command:
-        lines.append(f"command    {' '.join(e.command)}")
-    for record in e.attempts:
-        where = record.provider + (f":{record.account}" if record.account else "")
-        outcome = record.error_kind.value if record.error_kind else "ok"
-        reset = f", resets {record.reset_at.isoformat()}" if record.reset_at else ""
-        lines.append(
-            f"attempt {record.number}  {where}: {outcome}{reset} -> {record.decision or '-'}"
-        )
-    if e.result:
-        lines += ["result", *(f"  {line}" for line in e.result.splitlines())]
-    return "\n".join(lines)
 
 
 async def _cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
     renderer = PlainRenderer(out, as_json=args.json)
     async with open_source(args.config, args.url) as source:
-        async for event in source.events(args.id, follow=args.follow):
+        execution_id = await source.resolve(args.id)
+        async for event in source.events(execution_id, follow=args.follow):
             renderer.event(event)
     return 0
 
 
-async def _cmd_cancel(args: argparse.Namespace, out: TextIO) -> int:
+async def _cmd_control(args: argparse.Namespace, out: TextIO) -> int:
+    """``cancel``, ``pause`` or ``resume``: asked of whoever runs the execution."""
     async with open_source(args.config, args.url) as source:
-        execution = await source.cancel(args.id)
-    print(f"{execution.id}: cancel requested (status {execution.status.value})", file=out)
+        execution_id = await source.resolve(args.id)
+        action = getattr(source, args.command)
+        execution = await action(execution_id)
+    print(f"{execution.id}: {args.command} requested (status {execution.status.value})", file=out)
+    return 0
+
+
+def _cmd_rerun(args: argparse.Namespace, out: TextIO) -> int:
+    """With ``--url`` the server runs the new execution: print its id. Here: run it, like
+    ``run`` (nobody else would)."""
+    if not args.url:
+        return cmd_rerun_here(args, out, exit_code)
+
+    async def rerun() -> str:
+        remote = RemoteSource(args.url, os.environ.get(KEY_ENV))
+        return await remote.rerun(await remote.resolve(args.id))
+
+    print(anyio.run(rerun), file=out)
     return 0
 
 

@@ -6,6 +6,9 @@ import argparse
 
 from ..config import DEFAULT_CONFIG
 from ..models import Status
+from ._bots import DEFAULT_BOT, bot_names
+
+ID_HELP = "an execution id, or its start if no other id starts alike"
 
 
 def _config(p: argparse.ArgumentParser) -> None:
@@ -85,19 +88,56 @@ def build_parser() -> argparse.ArgumentParser:
     executions.add_argument("--json", action="store_true", help="one JSON object per line")
 
     show = sub.add_parser("show", help="one execution, with its attempts")
-    show.add_argument("id", metavar="ID")
+    show.add_argument("id", metavar="ID", help=ID_HELP)
     _source(show)
     show.add_argument("--json", action="store_true", help="the execution as JSON")
 
     logs = sub.add_parser("logs", help="an execution's events")
-    logs.add_argument("id", metavar="ID")
+    logs.add_argument("id", metavar="ID", help=ID_HELP)
     _source(logs)
     logs.add_argument("--follow", "-f", action="store_true", help="keep following until it ends")
     logs.add_argument("--json", action="store_true", help="one JSON object per event")
 
     cancel = sub.add_parser("cancel", help="cancel a queued, running, paused or waiting run")
-    cancel.add_argument("id", metavar="ID")
+    cancel.add_argument("id", metavar="ID", help=ID_HELP)
     _source(cancel)
+
+    pause = sub.add_parser("pause", help="pause a running execution (SIGSTOP of its processes)")
+    pause.add_argument("id", metavar="ID", help=ID_HELP)
+    _source(pause)
+
+    resume = sub.add_parser("resume", help="resume a paused execution")
+    resume.add_argument("id", metavar="ID", help=ID_HELP)
+    _source(resume)
+
+    rerun = sub.add_parser(
+        "rerun",
+        help="a new execution with the same bot, params and trigger; prints its id "
+        "(without --url it runs here, in the foreground, like run)",
+    )
+    rerun.add_argument("id", metavar="ID", help=ID_HELP)
+    _source(rerun)
+    rerun_view = rerun.add_mutually_exclusive_group()
+    rerun_view.add_argument("--json", action="store_true", help="(here) events as JSON lines")
+    rerun_view.add_argument("--plain", action="store_true", help="(here) plain event lines")
+
+    init = sub.add_parser(
+        "init", help=f"write a starter {DEFAULT_CONFIG} from a ready-made bot (never overwrites)"
+    )
+    init.add_argument(
+        "--bot",
+        default=DEFAULT_BOT,
+        metavar="NAME",
+        help=f"one of: {', '.join(bot_names())} (default: {DEFAULT_BOT})",
+    )
+    init.add_argument(
+        "--config",
+        "-c",
+        default=DEFAULT_CONFIG,
+        metavar="F",
+        help=f"the file to write (default: ./{DEFAULT_CONFIG})",
+    )
+    init.add_argument("--list", action="store_true", help="list the ready-made bots instead")
 
     prune = sub.add_parser("prune", help="delete what retention_days no longer keeps")
     _config(prune)

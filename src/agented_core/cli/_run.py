@@ -1,4 +1,4 @@
-"""``agented run``: one run in the foreground, its events shown live; Ctrl-C cancels it."""
+"""``agented run`` and a local ``rerun``: a run in the foreground, events live; Ctrl-C cancels."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import json
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -15,9 +15,10 @@ import anyio
 from ..agented import Agented
 from ..config import Config, load_config
 from ..errors import AgentedError
-from ..models import Status, TriggerKind
+from ..models import Execution, Status, TriggerKind
 from ..params import resolve
 from ..render import PlainRenderer, TerminalRenderer
+from ._sources import LocalSource
 
 
 def parse_params(pairs: Sequence[str]) -> dict[str, str]:
@@ -56,24 +57,46 @@ def cmd_run(args: argparse.Namespace, out: TextIO, exit_code: Callable[[Status],
     params = resolve(
         bot.param_specs, pairs, bot=args.bot, text=True, complete=trigger is TriggerKind.MANUAL
     )
-    live = not (args.json or args.plain) and out.isatty()
-    renderer: PlainRenderer | TerminalRenderer = (
-        TerminalRenderer(out) if live else PlainRenderer(out, as_json=args.json)
-    )
-    status = anyio.run(_run, config, args.bot, params, context, trigger, renderer)
+
+    async def start(ag: Agented) -> Execution:
+        return await ag.run(args.bot, params, trigger=trigger, context=context)
+
+    status = anyio.run(foreground, config, start, _renderer(args, out))
     return exit_code(status)
 
 
-async def _run(
+def cmd_rerun_here(
+    args: argparse.Namespace, out: TextIO, exit_code: Callable[[Status], int]
+) -> int:
+    """``agented rerun ID`` without ``--url``: the new execution runs here, like ``run``."""
+    config = load_config(args.config)
+
+    async def start(ag: Agented) -> Execution:
+        old = await LocalSource(ag).resolve(args.id)
+        return await ag.rerun(old)
+
+    status = anyio.run(foreground, config, start, _renderer(args, out))
+    return exit_code(status)
+
+
+def _renderer(args: argparse.Namespace, out: TextIO) -> PlainRenderer | TerminalRenderer:
+    live = not (args.json or args.plain) and out.isatty()
+    return TerminalRenderer(out) if live else PlainRenderer(out, as_json=args.json)
+
+
+async def foreground(
     config: Config,
-    bot: str,
-    params: dict[str, Any],
-    context: dict[str, Any],
-    trigger: TriggerKind,
+    start: Callable[[Agented], Awaitable[Execution]],
     renderer: PlainRenderer | TerminalRenderer,
 ) -> Status:
+    """Start an execution with ``start``, show its events until it ends; its final status.
+
+    Its id goes to stderr as soon as it exists (stdout carries the events), so another
+    terminal can follow, pause or cancel it at once.
+    """
     async with Agented.open(config=config, wake=False) as ag:
-        execution = await ag.run(bot, params, trigger=trigger, context=context)
+        execution = await start(ag)
+        print(f"execution {execution.id}", file=sys.stderr, flush=True)
         async with anyio.create_task_group() as tg:
 
             async def on_signals() -> None:

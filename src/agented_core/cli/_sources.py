@@ -1,9 +1,10 @@
 """Where the inspecting commands read from: the local store, or a server (``--url``).
 
-Both sources offer the same async methods, so ``executions``, ``show``, ``logs`` and ``cancel``
-work alike against either. The local one opens the store without taking over anything
-(no recovery, no waking of waiting runs); the remote one speaks the HTTP API with the key from
-``AGENTED_API_KEY``, using only the standard library.
+Both sources offer the same async methods, so ``executions``, ``show``, ``logs``, ``cancel``,
+``pause`` and ``resume`` work alike against either, and take the start of an id for the id.
+The local one opens the store without taking over anything (no recovery, no waking of waiting
+runs); the remote one speaks the HTTP API with the key from ``AGENTED_API_KEY``, using only the
+standard library.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
@@ -27,6 +28,7 @@ from ..errors import AgentedError, ConflictError, NotFoundError
 from ..models import Event, Execution, Status
 
 KEY_ENV = "AGENTED_API_KEY"
+SHOWN_CANDIDATES = 10
 
 
 class Source(Protocol):
@@ -41,6 +43,39 @@ class Source(Protocol):
     def events(self, execution_id: str, *, follow: bool) -> AsyncIterator[Event]: ...
 
     async def cancel(self, execution_id: str) -> Execution: ...
+
+    async def pause(self, execution_id: str) -> Execution: ...
+
+    async def resume(self, execution_id: str) -> Execution: ...
+
+    async def resolve(self, given: str) -> str: ...
+
+
+async def resolve_id(
+    given: str,
+    exists: Callable[[str], Awaitable[bool]],
+    with_prefix: Callable[[str, int], Awaitable[list[str]]],
+) -> str:
+    """The execution id that ``given`` names: the id itself, or the one id it begins.
+
+    Ids are ULIDs, upper case; a lower-case prefix is tried upper-cased too. No match is a
+    :class:`NotFoundError`; several are a usage error (exit 2) listing them.
+    """
+    if not given:
+        raise AgentedError("an execution id (or the start of one) is needed")
+    if await exists(given):
+        return given
+    for prefix in dict.fromkeys((given, given.upper())):
+        found = await with_prefix(prefix, SHOWN_CANDIDATES + 1)
+        if len(found) == 1:
+            return found[0]
+        if found:
+            listed = ", ".join(found[:SHOWN_CANDIDATES])
+            more = " and more" if len(found) > SHOWN_CANDIDATES else ""
+            raise AgentedError(
+                f"{given!r} starts several executions: {listed}{more}; give more of the id"
+            )
+    raise NotFoundError(f"no execution {given!r}")
 
 
 def open_source(config: str, url: str | None) -> AbstractAsyncContextManager[Source]:
@@ -86,6 +121,20 @@ class LocalSource:
 
     async def cancel(self, execution_id: str) -> Execution:
         return await self.agented.cancel(execution_id)
+
+    async def pause(self, execution_id: str) -> Execution:
+        return await self.agented.pause(execution_id)
+
+    async def resume(self, execution_id: str) -> Execution:
+        return await self.agented.resume(execution_id)
+
+    async def resolve(self, given: str) -> str:
+        store = self.agented.store
+
+        async def exists(execution_id: str) -> bool:
+            return await store.get_execution(execution_id) is not None
+
+        return await resolve_id(given, exists, store.ids_with_prefix)
 
 
 class RemoteSource:
@@ -133,9 +182,39 @@ class RemoteSource:
     async def get(self, execution_id: str) -> Execution:
         return from_data(await self._json("GET", f"/executions/{_quote(execution_id)}"), Execution)
 
-    async def cancel(self, execution_id: str) -> Execution:
-        path = f"/executions/{_quote(execution_id)}/cancel"
+    async def _control(self, execution_id: str, action: str) -> Execution:
+        path = f"/executions/{_quote(execution_id)}/{action}"
         return from_data(await self._json("POST", path), Execution)
+
+    async def cancel(self, execution_id: str) -> Execution:
+        return await self._control(execution_id, "cancel")
+
+    async def pause(self, execution_id: str) -> Execution:
+        return await self._control(execution_id, "pause")
+
+    async def resume(self, execution_id: str) -> Execution:
+        return await self._control(execution_id, "resume")
+
+    async def rerun(self, execution_id: str) -> str:
+        """Start a new execution like this one on the server; the new id."""
+        data = await self._json("POST", f"/executions/{_quote(execution_id)}/rerun")
+        return str(data["execution_id"])
+
+    async def resolve(self, given: str) -> str:
+        async def exists(execution_id: str) -> bool:
+            try:
+                await self.get(execution_id)
+            except NotFoundError:
+                return False
+            return True
+
+        async def with_prefix(prefix: str, limit: int) -> list[str]:
+            data = await self._json("GET", "/executions", {"prefix": prefix, "limit": limit})
+            # a server that ignores ``prefix`` lists everything: keep only real matches
+            ids = [str(item["id"]) for item in data["items"]]
+            return [i for i in ids if i.startswith(prefix)]
+
+        return await resolve_id(given, exists, with_prefix)
 
     async def events(self, execution_id: str, *, follow: bool) -> AsyncIterator[Event]:
         path = f"/executions/{_quote(execution_id)}/events"

@@ -60,6 +60,19 @@ class Store(ABC):
         """Executions, newest first, and a cursor for the next page (``None`` at the end)."""
 
     @abstractmethod
+    async def ids_with_prefix(
+        self,
+        prefix: str,
+        limit: int,
+        *,
+        bot: str | None = None,
+        status: Iterable[Status] | None = None,
+        before: str | None = None,
+    ) -> list[str]:
+        """Up to ``limit`` ids that start with ``prefix``, newest first (optionally only of
+        ``bot``, in ``status``, and below the id ``before``)."""
+
+    @abstractmethod
     async def find_executions(
         self, statuses: Iterable[Status], *, owner: str | None = None
     ) -> list[Execution]:

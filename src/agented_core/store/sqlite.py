@@ -289,6 +289,33 @@ class SQLiteStore(Store):
         next_cursor = items[-1].id if len(rows) > limit and items else None
         return items, next_cursor
 
+    async def ids_with_prefix(
+        self,
+        prefix: str,
+        limit: int,
+        *,
+        bot: str | None = None,
+        status: Iterable[Status] | None = None,
+        before: str | None = None,
+    ) -> list[str]:
+        # a range over the primary key rather than LIKE, which is case-blind and skips the index
+        sql = "SELECT id FROM executions WHERE id >= ? AND id < ?"
+        args: list[Any] = [prefix, prefix + "\U0010ffff"]
+        if bot:
+            sql += " AND bot = ?"
+            args.append(bot)
+        statuses = [s.value for s in status or ()]
+        if statuses:
+            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            args.extend(statuses)
+        if before:
+            sql += " AND id < ?"
+            args.append(before)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        rows = await self._quick(lambda: self.conn.execute(sql, args).fetchall())
+        return [row[0] for row in rows]
+
     async def find_executions(
         self, statuses: Iterable[Status], *, owner: str | None = None
     ) -> list[Execution]:

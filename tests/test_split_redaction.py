@@ -42,6 +42,8 @@ async def test_a_secret_across_the_cut_of_a_2_mib_line_is_redacted(
     async with open_agented([bot], config=Config(accounts={"work": account})) as ag:
         execution = await ag.run("long")
         events = [e async for e in ag.events(execution.id)]
+    # what the store holds once every batch is written (a closed Agented has flushed them all)
+    async with open_agented([bot], config=Config(accounts={"work": account}), recover=False) as ag:
         stored = await ag.store.read_events(execution.id, after=0, limit=100)
     parts = [e for e in events if e.kind in ("text", "raw") and e.text != "after"]
     assert len(parts) >= 2

@@ -74,4 +74,5 @@ def test_a_locked_database_is_waited_for_then_one_line_and_exit_2(
     assert len(lines) == 1 and "locked" in lines[0] and "agented.db" in lines[0]
     assert "Traceback" not in result.stderr
     listed = agented("executions", "-c", str(config), cwd=tmp_path)
-    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 1  # nothing added
+    # the header row and the one execution: nothing was added
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 2

@@ -22,7 +22,7 @@ import pytest
 
 from agented_core.cli import run_cli
 from agented_core.process import group_alive
-from conftest import FAKE_CLI
+from conftest import FAKE_CLI, alive
 
 AGENTED = str(Path(sys.executable).parent / "agented")
 EXAMPLE = Path(__file__).parent.parent / "examples" / "agented.toml"
@@ -230,14 +230,6 @@ while :; do echo tick; sleep 0.1; done
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
-
-
 def _wait(check: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -296,7 +288,7 @@ on = [{{ manual = true }}]
             served.process.wait()
             killed_at = time.monotonic()
         _wait(lambda: not group_alive(groups[1]), 10)  # the shell died of SIGPIPE ...
-        assert _alive(escaped) and group_alive(groups[0])  # ... the rest lives on
+        assert alive(escaped) and group_alive(groups[0])  # ... the rest lives on
         time.sleep(max(0.0, killed_at + 2.0 - time.monotonic()))  # the restart delay
         with serve(config, cwd=tmp_path, AGENTED_API_KEYS=KEY) as served:
             restarted = time.monotonic()
@@ -316,7 +308,7 @@ on = [{{ manual = true }}]
                     for i in ids
                 ]
         assert all("stopped while it was running" in e for e in errors)
-        assert not _alive(escaped) and not any(group_alive(g) for g in groups)
+        assert not alive(escaped) and not any(group_alive(g) for g in groups)
     finally:
         for kill, pid in ((os.kill, escaped), *((os.killpg, g) for g in groups)):
             try:

@@ -154,14 +154,15 @@ async def test_cancel_while_queued(open_agented: OpenAgented, tmp_path: Path) ->
 
 
 async def test_paused_time_does_not_count_toward_the_timeout(open_agented: OpenAgented) -> None:
-    bot = shell_bot("p", "sleep", "0.6", timeout=1.2)
+    # margin for a slow start on a loaded machine: 0.6 s of work, 3 s allowed, 3.3 s paused
+    bot = shell_bot("p", "sleep", "0.6", timeout=3.0)
     async with open_agented([bot]) as ag:
         execution = await ag.run("p")
         async for event in ag.events(execution.id):
             if event.text == "started":
                 break
         await ag.pause(execution.id)
-        await anyio.sleep(1.5)  # paused past the whole timeout
+        await anyio.sleep(3.3)  # paused past the whole timeout
         await ag.resume(execution.id)
         done = await ag.wait(execution.id, timeout=20)
     assert done.status is Status.SUCCEEDED

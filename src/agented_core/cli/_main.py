@@ -23,7 +23,7 @@ from ..validation import validate
 from ._bots import cmd_init
 from ._parser import build_parser
 from ._run import cmd_rerun_here, cmd_run
-from ._sources import KEY_ENV, RemoteSource, open_source
+from ._sources import open_source, remote_source
 from ._views import describe, table
 
 EXIT_USAGE = 2
@@ -207,8 +207,8 @@ def _cmd_rerun(args: argparse.Namespace, out: TextIO) -> int:
         return cmd_rerun_here(args, out, exit_code)
 
     async def rerun() -> str:
-        remote = RemoteSource(args.url, os.environ.get(KEY_ENV))
-        return await remote.rerun(await remote.resolve(args.id))
+        async with remote_source(args.url) as remote:
+            return await remote.rerun(await remote.resolve(args.id))
 
     print(anyio.run(rerun), file=out)
     return 0

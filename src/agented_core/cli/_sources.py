@@ -3,29 +3,24 @@
 Both sources offer the same async methods, so ``executions``, ``show``, ``logs``, ``cancel``,
 ``pause`` and ``resume`` work alike against either, and take the start of an id for the id.
 The local one opens the store without taking over anything (no recovery, no waking of waiting
-runs); the remote one speaks the HTTP API with the key from ``AGENTED_API_KEY``, using only the
-standard library.
+runs); the remote one speaks the HTTP API with the key from ``AGENTED_API_KEY``, through
+:class:`agented_http.AsyncClient` (the HTTP extra).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol
-
-import anyio
-import anyio.to_thread
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Protocol
 
 from ..agented import Agented
 from ..config import load_config
-from ..converter import from_data
 from ..errors import AgentedError, ConflictError, NotFoundError
-from ..models import Event, Execution, Status
+from ..models import Event, EventKind, Execution, Status
+
+if TYPE_CHECKING:
+    from agented_http import AsyncClient
 
 KEY_ENV = "AGENTED_API_KEY"
 SHOWN_CANDIDATES = 10
@@ -92,9 +87,21 @@ async def _local(config_path: str) -> AsyncIterator[Source]:
         yield LocalSource(ag)
 
 
+def _remote(url: str) -> AbstractAsyncContextManager[Source]:
+    return remote_source(url)
+
+
 @asynccontextmanager
-async def _remote(url: str) -> AsyncIterator[Source]:
-    yield RemoteSource(url, os.environ.get(KEY_ENV))
+async def remote_source(url: str) -> AsyncIterator[RemoteSource]:
+    """The server at ``url``, with the key from ``AGENTED_API_KEY``."""
+    try:
+        from agented_http import AsyncClient
+    except ImportError as exc:
+        raise AgentedError(
+            f"--url needs the HTTP extra: pip install 'agented[http]' ({exc})"
+        ) from None
+    async with AsyncClient(url, api_key=os.environ.get(KEY_ENV)) as client:
+        yield RemoteSource(client)
 
 
 class LocalSource:
@@ -138,67 +145,36 @@ class LocalSource:
 
 
 class RemoteSource:
-    """The executions of a server, through its HTTP API."""
+    """The executions of a server, through its HTTP API (:class:`agented_http.AsyncClient`)."""
 
-    def __init__(self, url: str, key: str | None) -> None:
-        self.url = url.rstrip("/")
-        self.key = key
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, Any] | None = None,
-        accept: str = "application/json",
-    ) -> Any:
-        params = {k: v for k, v in (query or {}).items() if v is not None}
-        target = f"{self.url}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
-        headers = {"Accept": accept}
-        if self.key:
-            headers["X-API-Key"] = self.key
-        request = urllib.request.Request(target, method=method, headers=headers)
-        if method == "POST":
-            request.data = b"{}"
-            request.add_header("Content-Type", "application/json")
-        return urllib.request.urlopen(request, timeout=30)
-
-    async def _json(self, method: str, path: str, query: dict[str, Any] | None = None) -> Any:
-        def call() -> Any:
-            try:
-                with self._request(method, path, query) as response:
-                    return json.loads(response.read() or b"null")
-            except urllib.error.HTTPError as exc:
-                raise _http_error(exc) from None
-            except urllib.error.URLError as exc:
-                raise AgentedError(f"cannot reach {self.url}: {exc.reason}") from None
-
-        return await anyio.to_thread.run_sync(call)
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
 
     async def list(self, *, bot: str | None, status: Status | None, limit: int) -> list[Execution]:
-        query = {"bot": bot, "status": status.value if status else None, "limit": limit}
-        data = await self._json("GET", "/executions", query)
-        return [from_data(item, Execution) for item in data["items"]]
+        with _answers():
+            page = await self.client.list(bot=bot, status=status, limit=limit)
+        return page.items
 
     async def get(self, execution_id: str) -> Execution:
-        return from_data(await self._json("GET", f"/executions/{_quote(execution_id)}"), Execution)
-
-    async def _control(self, execution_id: str, action: str) -> Execution:
-        path = f"/executions/{_quote(execution_id)}/{action}"
-        return from_data(await self._json("POST", path), Execution)
+        with _answers():
+            return await self.client.get(execution_id)
 
     async def cancel(self, execution_id: str) -> Execution:
-        return await self._control(execution_id, "cancel")
+        with _answers():
+            return await self.client.cancel(execution_id)
 
     async def pause(self, execution_id: str) -> Execution:
-        return await self._control(execution_id, "pause")
+        with _answers():
+            return await self.client.pause(execution_id)
 
     async def resume(self, execution_id: str) -> Execution:
-        return await self._control(execution_id, "resume")
+        with _answers():
+            return await self.client.resume(execution_id)
 
     async def rerun(self, execution_id: str) -> str:
         """Start a new execution like this one on the server; the new id."""
-        data = await self._json("POST", f"/executions/{_quote(execution_id)}/rerun")
-        return str(data["execution_id"])
+        with _answers():
+            return await self.client.rerun(execution_id)
 
     async def resolve(self, given: str) -> str:
         async def exists(execution_id: str) -> bool:
@@ -209,78 +185,34 @@ class RemoteSource:
             return True
 
         async def with_prefix(prefix: str, limit: int) -> list[str]:
-            data = await self._json("GET", "/executions", {"prefix": prefix, "limit": limit})
+            with _answers():
+                page = await self.client.list(prefix=prefix, limit=limit)
             # a server that ignores ``prefix`` lists everything: keep only real matches
-            ids = [str(item["id"]) for item in data["items"]]
-            return [i for i in ids if i.startswith(prefix)]
+            return [e.id for e in page.items if e.id.startswith(prefix)]
 
         return await resolve_id(given, exists, with_prefix)
 
     async def events(self, execution_id: str, *, follow: bool) -> AsyncIterator[Event]:
-        path = f"/executions/{_quote(execution_id)}/events"
-        accept = "text/event-stream"
-        if not follow:
-            path += ".ndjson"
-            accept = "application/x-ndjson"
-        try:
-            response = await anyio.to_thread.run_sync(
-                lambda: self._request("GET", path, accept=accept)
-            )
-        except urllib.error.HTTPError as exc:
-            raise _http_error(exc) from None
-        except urllib.error.URLError as exc:
-            raise AgentedError(f"cannot reach {self.url}: {exc.reason}") from None
-        try:
-            read: Callable[[], bytes] = response.readline
-            if follow:
-                async for event in _sse_events(read):
+        with _answers():
+            if not follow:
+                for event in await self.client.events(execution_id):
                     yield event
-            else:
-                while line := await anyio.to_thread.run_sync(read):
-                    if line.strip():
-                        yield from_data(json.loads(line), Event)
-        finally:
-            response.close()
+                return
+            async for event in self.client.follow(execution_id):
+                if event.kind != EventKind.RESYNC:
+                    yield event
 
 
-async def _sse_events(read: Callable[[], bytes]) -> AsyncIterator[Event]:
-    """Events from a ``text/event-stream``: blocks of ``field: value`` lines, blank-separated."""
-    data: list[str] = []
-    kind = "message"
-    while True:
-        raw = await anyio.to_thread.run_sync(read)
-        if not raw:
-            return
-        line = raw.decode("utf-8").rstrip("\r\n")
-        if not line:
-            if data and kind not in ("resync", "ping"):
-                yield from_data(json.loads("\n".join(data)), Event)
-            data, kind = [], "message"
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if name == "data":
-            data.append(value)
-        elif name == "event":
-            kind = value
+@contextmanager
+def _answers() -> Iterator[None]:
+    """The client's errors as the command line words them (and so exits: 1 or 2)."""
+    from agented_http import AgentedHTTPError, UnauthorizedError, UnreachableError
 
-
-def _quote(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
-
-
-def _http_error(exc: urllib.error.HTTPError) -> AgentedError:
     try:
-        body = json.loads(exc.read() or b"{}")
-        message = body.get("message") or exc.reason
-    except ValueError:
-        message = exc.reason
-    if exc.code == 404:
-        return NotFoundError(str(message))
-    if exc.code == 409:
-        return ConflictError(str(message))
-    if exc.code == 401:
-        return AgentedError(f"unauthorized: set {KEY_ENV} to an API key of the server")
-    return AgentedError(f"the server answered {exc.code}: {message}")
+        yield
+    except (NotFoundError, ConflictError, UnreachableError):
+        raise
+    except UnauthorizedError:
+        raise AgentedError(f"unauthorized: set {KEY_ENV} to an API key of the server") from None
+    except AgentedHTTPError as exc:
+        raise AgentedError(f"the server answered {exc.status_code}: {exc.message}") from None

@@ -3,9 +3,13 @@
 - :class:`Provider`, :class:`LineParser`, :class:`CommandRequest`, :class:`Outcome`,
   :class:`OptionSpec`: the interface every provider implements.
 - :class:`CLIProvider`: a base for agent CLIs (argv, prompt on stdin, environment, classify).
-- :class:`JsonLinesParser`, :class:`UsageTotals` and the event helpers :func:`raw`,
-  :func:`error`, :func:`rate_limit`: for CLIs that print one JSON object a line.
+- :class:`JsonLinesParser` (with the attempt's :class:`StderrTail`, failures and the
+  "exited without a result" error) and :class:`UsageTotals`: for CLIs that print one JSON
+  object a line; ``as_*`` read fields defensively.
+- the event builders :func:`session`, :func:`tool_call`, :func:`tool_result`, :func:`result`,
+  :func:`retry`, :func:`warning`, :func:`error`, :func:`rate_limit`, :func:`raw`.
 - :func:`classify_outcome`: an attempt's error kind from its evidence.
+- :func:`deep_merge`: a bot's settings table over the ones a provider writes.
 """
 
 from .base import (
@@ -17,6 +21,19 @@ from .base import (
     classify_outcome,
 )
 from .cli import CLIProvider
+from .drafts import (
+    TOOL_RESULT_TEXT,
+    WARNING,
+    error,
+    rate_limit,
+    raw,
+    result,
+    retry,
+    session,
+    tool_call,
+    tool_result,
+    warning,
+)
 from .json_lines import (
     JsonLinesParser,
     UsageTotals,
@@ -25,13 +42,14 @@ from .json_lines import (
     as_int,
     as_list,
     as_str,
-    error,
-    rate_limit,
-    raw,
 )
+from .merge import deep_merge
 from .shell import EventLineParser, ShellProvider
+from .stderr import StderrTail
 
 __all__ = [
+    "TOOL_RESULT_TEXT",
+    "WARNING",
     "CLIProvider",
     "CommandRequest",
     "EventLineParser",
@@ -41,6 +59,7 @@ __all__ = [
     "Outcome",
     "Provider",
     "ShellProvider",
+    "StderrTail",
     "UsageTotals",
     "as_dict",
     "as_float",
@@ -48,7 +67,14 @@ __all__ = [
     "as_list",
     "as_str",
     "classify_outcome",
+    "deep_merge",
     "error",
     "rate_limit",
     "raw",
+    "result",
+    "retry",
+    "session",
+    "tool_call",
+    "tool_result",
+    "warning",
 ]

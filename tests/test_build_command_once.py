@@ -10,8 +10,16 @@ from typing import ClassVar
 import anyio
 import pytest
 
-from agented_core import Account, Agented, Bot, Command, CommandRequest, ManualTrigger, Status
-from agented_core import hookimpl
+from agented_core import (
+    Account,
+    Agented,
+    Bot,
+    Command,
+    CommandRequest,
+    ManualTrigger,
+    Status,
+    hookimpl,
+)
 from agented_core.config import Config
 from agented_core.providers import CLIProvider, EventLineParser, LineParser, Provider
 from conftest import FAKE_CLI

@@ -14,6 +14,7 @@ from agented_core import Account, Bot, CommandRequest, ErrorKind, EventDraft
 from agented_core.providers import (
     TOOL_RESULT_TEXT,
     WARNING,
+    AgentParser,
     CLIProvider,
     JsonLinesParser,
     StderrTail,
@@ -352,3 +353,25 @@ def test_a_session_is_resumed_only_when_asked_later_and_on_its_account(
 def test_the_account_name_of_a_request() -> None:
     assert request().account_name == "work"
     assert request(account=None).account_name is None
+
+
+def test_a_plain_text_cli_gets_the_same_skeleton_from_agent_parser() -> None:
+    class Plain(AgentParser):
+        requires_result: ClassVar[bool] = True
+
+        def stdout(self, line: str) -> list[EventDraft]:
+            if line == "DONE":
+                self.result_seen = True
+                return [result(True, None, turns=1, duration_ms=self.elapsed_ms())]
+            return [EventDraft("text", text=line)]
+
+    crashed = Plain("plain")
+    assert crashed.stderr("fatal: not logged in") == (
+        EventDraft("stderr", text="fatal: not logged in"),
+    )
+    (draft,) = crashed.finish(2)
+    assert draft.text == "plain exited with code 2 without a result: fatal: not logged in"
+    assert draft.data["kind"] == "auth"
+    finished = Plain("plain")
+    finished.stdout("DONE")
+    assert finished.finish(0) == ()

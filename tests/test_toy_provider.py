@@ -62,7 +62,11 @@ async def test_a_crash_without_a_result_fails_with_its_stderr(open_agented: Open
     done, _ = await run(open_agented, toy_bot("please crash"))
     assert done.status is Status.FAILED
     assert done.exit_code == 3
-    assert "segmentation fault" in (done.error or "")
+    # the SDK's no-result error (ToyParser.requires_result), with the stderr tail's last line
+    assert (
+        done.error
+        == "toy exited with code 3 without a result: toy-agent: segmentation fault (pretend)"
+    )
 
 
 async def test_the_toy_provider_checks_its_options(open_agented: OpenAgented) -> None:

@@ -278,7 +278,7 @@ class Executor:
                 host_env=self.host_env,
             )
             command_request, provider = prepared.request, prepared.provider
-            command = provider.build_command(command_request)
+            command = prepared.command
         except PrepareError as exc:
             return AttemptResult.finished(entry, started, Status.FAILED, exc.kind, str(exc))
         except Exception as exc:  # a bug: record it rather than lose the execution

@@ -17,7 +17,7 @@ from attrs import evolve, frozen
 from .config import Config
 from .environment import child_environment
 from .errors import AgentedError, ConfigError, TemplateError
-from .models import Account, Bot, ChainEntry, ErrorKind, Execution
+from .models import Account, Bot, ChainEntry, Command, ErrorKind, Execution
 from .plugins import Plugins
 from .prompts import render, render_workdir
 from .providers.base import CommandRequest, Provider
@@ -34,11 +34,13 @@ class PrepareError(AgentedError):
 
 @frozen
 class Prepared:
-    """What an attempt needs to start: the provider's request, the provider, the redactor."""
+    """What an attempt needs to start: the provider's request, the provider, the redactor, and
+    the command the provider built (once per attempt: building it may write files)."""
 
     request: CommandRequest
     provider: Provider
     redactor: Redactor
+    command: Command
 
 
 def base_context(bot: Bot, execution: Execution, now: datetime) -> dict[str, Any]:
@@ -123,12 +125,12 @@ def prepare(
         prices=config.prices,
     )
     try:
-        provider.build_command(request)
+        command = provider.build_command(request)
     except TemplateError as exc:
         raise PrepareError(f"command: {exc}") from None
     except AgentedError as exc:
         raise PrepareError(str(exc)) from None
-    return Prepared(request, provider, Redactor(child.secrets))
+    return Prepared(request, provider, Redactor(child.secrets), command)
 
 
 def _session_account(execution: Execution) -> str | None:

@@ -65,6 +65,11 @@ class CommandRequest:
     that reports no cost prices its tokens with it (:mod:`agented_core.providers.pricing`)."""
 
     @property
+    def account_name(self) -> str | None:
+        """The name of the attempt's account, ``None`` without one."""
+        return self.account.name if self.account is not None else None
+
+    @property
     def remaining_budget_usd(self) -> float | None:
         """The bot's ``max_cost_usd`` less what earlier attempts spent (``None``: no budget)."""
         if self.bot.max_cost_usd is None:

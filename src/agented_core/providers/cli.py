@@ -60,6 +60,20 @@ class CLIProvider(Provider):
         """Variables this provider sets in the child's environment (over the base one)."""
         return {}
 
+    # helpers for subclasses
+    def resumable_session(self, request: CommandRequest) -> str | None:
+        """The session a later attempt may continue, or ``None`` for a new one.
+
+        A session is resumed when the bot asks for it (``options.resume = true``), the
+        execution has a session id, this is not its first attempt, and the attempt runs on the
+        account that made the session (sessions live in the account's folders). A CLI that
+        keeps sessions in files checks on top that the file is there.
+        """
+        sid = request.session_id
+        if request.bot.options.get("resume") is not True or not sid or request.attempt < 2:
+            return None
+        return sid if request.session_account == request.account_name else None
+
     # the Provider interface
     def cli_executable(self, bot: Bot | None = None) -> str | None:
         # a bot's options are its own provider's: a fallback entry of this provider ignores them

@@ -14,40 +14,37 @@ from agented_core.providers import (
     CLIProvider,
     JsonLinesParser,
     LineParser,
-    UsageTotals,
     as_float,
     as_int,
     as_str,
-    error,
     raw,
+    result,
+    session,
+    tool_call,
+    tool_result,
 )
 
 
 class ToyParser(JsonLinesParser):
     """toy-agent's ``--json`` lines as agented events."""
 
+    requires_result: ClassVar[bool] = True  # no "done" line: the run failed, and says why
+
     def __init__(self, account: str | None = None) -> None:
         super().__init__("toy", account=account)  # "toy": rate-limit patterns and events
-        self.usage = UsageTotals()
 
     def on_object(self, obj: dict[str, Any], line: str) -> Sequence[EventDraft]:
         kind = obj.get("type")
         if kind == "start":
-            data: dict[str, Any] = {
-                "session_id": as_str(obj.get("session")),
-                "model": obj.get("model"),
-                "tools": [],
-            }
-            return [EventDraft("session", data=data)]
+            return [session(as_str(obj.get("session")), as_str(obj.get("model")))]
         if kind == "say":
             return [EventDraft("text", text=as_str(obj.get("text")) or "")]
         if kind == "tool":
-            data = {"id": obj.get("id"), "name": obj.get("name"), "input": obj.get("input")}
-            return [EventDraft("tool_call", text=as_str(obj.get("name")), data=data)]
+            name = as_str(obj.get("name")) or "?"
+            return [tool_call(as_str(obj.get("id")), name, obj.get("input"))]
         if kind == "tool_done":
             output = as_str(obj.get("output")) or ""
-            data = {"id": obj.get("id"), "ok": obj.get("ok") is True, "output": output}
-            return [EventDraft("tool_result", text=output, data=data)]
+            return [tool_result(as_str(obj.get("id")), obj.get("ok") is True, output)]
         if kind == "usage":
             self.usage.add(
                 input_tokens=as_int(obj.get("in")),
@@ -57,13 +54,17 @@ class ToyParser(JsonLinesParser):
             usage = self.usage.draft()
             return [usage] if usage is not None else []
         if kind == "done":
-            text = as_str(obj.get("text"))
-            data = {"ok": obj.get("ok") is True, "text": text, "turns": as_int(obj.get("turns"))}
-            return [EventDraft("result", text=text, data=data)]
+            self.result_seen = True
+            turns = as_int(obj.get("turns"))
+            return [
+                result(
+                    obj.get("ok") is True, as_str(obj.get("text")), turns=turns, duration_ms=None
+                )
+            ]
         if kind == "error":
             message = as_str(obj.get("message")) or "error"
             code = obj.get("code")
-            return [error("rate" if code == 429 else "provider", message, status=code)]
+            return [self.failure(message, kind="rate" if code == 429 else None, status=code)]
         return [raw(line)]
 
 
@@ -88,7 +89,7 @@ class ToyProvider(CLIProvider):
         return args
 
     def parser(self, request: CommandRequest) -> LineParser:
-        return ToyParser(account=request.account.name if request.account else None)
+        return ToyParser(account=request.account_name)
 
 
 @hookimpl

@@ -31,20 +31,23 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from agented_core import ErrorKind, EventDraft, EventKind, Outcome
+from agented_core import EventDraft, EventKind
 from agented_core.providers import (
     JsonLinesParser,
-    UsageTotals,
     as_dict,
     as_float,
     as_int,
     as_list,
     as_str,
-    classify_outcome,
     error,
     raw,
+    result,
+    retry,
+    session,
+    tool_call,
+    tool_result,
 )
 from agented_core.ratelimit import Pattern
 
@@ -54,9 +57,6 @@ _QUIET_SYSTEM = frozenset({"thinking_tokens", "status"})
 """``system`` subtypes that say nothing worth an event (progress notes)."""
 
 _TOOL_CALLS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
-
-_TOOL_RESULT_TEXT = 2000
-"""A ``tool_result`` event's text is its output up to this many characters (data has all)."""
 
 _RESULT_ERRORS = {
     "error_max_turns": "stopped at the maximum number of turns",
@@ -69,6 +69,8 @@ _RESULT_ERRORS = {
 class ClaudeParser(JsonLinesParser):
     """Reads one attempt of ``claude -p --output-format stream-json --verbose``."""
 
+    requires_result: ClassVar[bool] = True
+
     def __init__(
         self,
         *,
@@ -77,12 +79,6 @@ class ClaudeParser(JsonLinesParser):
         now: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__(PROVIDER, account=account, patterns=patterns, now=now)
-        self.usage = UsageTotals()
-        self.session_id: str | None = None
-        self.result_seen = False
-        self.errors = 0
-        self.status: int | None = None
-        self._stderr_tail: list[str] = []
 
     # dispatch
     def on_object(self, obj: dict[str, Any], line: str) -> Sequence[EventDraft]:
@@ -92,7 +88,7 @@ class ClaudeParser(JsonLinesParser):
         if sid and self.session_id is None and not _is_init(obj):
             # the init line was lost: keep the session id anyway (for a later resume)
             self.session_id = sid
-            drafts.append(_session(sid, None, []))
+            drafts.append(session(sid))
         if kind == "system":
             drafts.extend(self._system(obj, line))
         elif kind == "assistant":
@@ -120,22 +116,6 @@ class ClaudeParser(JsonLinesParser):
             details["status"] = status
         return details
 
-    def stderr(self, line: str) -> Sequence[EventDraft]:
-        if line.strip():
-            self._stderr_tail.append(line[:500])
-            del self._stderr_tail[:-5]
-        return super().stderr(line)
-
-    def finish(self, exit_code: int | None) -> Sequence[EventDraft]:
-        """An ``error`` when the CLI ended by itself without a result (and said nothing)."""
-        if self.result_seen or self.errors or exit_code is None or exit_code < 0:
-            return ()
-        said = f": {self._stderr_tail[-1]}" if self._stderr_tail else ""
-        message = f"claude exited with code {exit_code} without a result{said}"
-        kind = self._kind(message, (), exit_code or 1)
-        self.errors += 1
-        return (error(kind, message, exit_code=exit_code),)
-
     # line types
     def _system(self, obj: dict[str, Any], line: str) -> list[EventDraft]:
         subtype = as_str(obj.get("subtype"))
@@ -145,7 +125,7 @@ class ClaudeParser(JsonLinesParser):
                 self.session_id = sid
             tools = [t for t in as_list(obj.get("tools")) if isinstance(t, str)]
             return [
-                _session(
+                session(
                     sid,
                     as_str(obj.get("model")),
                     tools,
@@ -166,17 +146,15 @@ class ClaudeParser(JsonLinesParser):
             delay_ms = round(delay) if delay is not None else None
             code = f" {status}" if isinstance(status, int) else ""
             wait = f" in {delay_ms} ms" if delay_ms is not None else ""
+            text = f"API error{code} ({reason}): retry {attempt} of {max_retries}{wait}"
             return [
-                EventDraft(
-                    EventKind.RETRY,
-                    text=f"API error{code} ({reason}): retry {attempt} of {max_retries}{wait}",
-                    data={
-                        "reason": reason,
-                        "attempt": attempt,
-                        "delay_ms": delay_ms,
-                        "max_retries": max_retries,
-                        "status": status if isinstance(status, int) else None,
-                    },
+                retry(
+                    text,
+                    reason,
+                    attempt,
+                    delay_ms,
+                    max_retries=max_retries,
+                    status=status if isinstance(status, int) else None,
                 )
             ]
         if subtype in _QUIET_SYSTEM:
@@ -191,12 +169,10 @@ class ClaudeParser(JsonLinesParser):
         code = as_str(obj.get("error"))
         if code:
             text = "\n".join(_texts(blocks)) or code
-            self.errors += 1
-            kind = self._kind(text, (code,), 1)
             data: dict[str, Any] = {"code": code, **extra}
             if self.status is not None:
                 data["status"] = self.status
-            return [error(kind, text, **data)]
+            return [self.failure(text, codes=(code,), **data)]
         drafts: list[EventDraft] = []
         for block in blocks:
             drafts.extend(_block(block, extra))
@@ -219,18 +195,7 @@ class ClaudeParser(JsonLinesParser):
                 continue
             output = _output(part.get("content"))
             ok = part.get("is_error") is not True
-            drafts.append(
-                EventDraft(
-                    EventKind.TOOL_RESULT,
-                    text=output[:_TOOL_RESULT_TEXT],
-                    data={
-                        "id": as_str(part.get("tool_use_id")),
-                        "ok": ok,
-                        "output": output,
-                        **extra,
-                    },
-                )
-            )
+            drafts.append(tool_result(as_str(part.get("tool_use_id")), ok, output, **extra))
         return drafts or [raw(line)]
 
     def _result(self, obj: dict[str, Any]) -> list[EventDraft]:
@@ -276,28 +241,23 @@ class ClaudeParser(JsonLinesParser):
             message = message or "claude reported a failed result"
             if not self.errors:
                 codes = (subtype,) if subtype.startswith("error") else ()
-                self.errors += 1
                 data: dict[str, Any] = {"code": subtype or None}
                 if self.status is not None:
                     data["status"] = self.status
-                drafts.append(error(self._kind(message, codes, 1), message, **data))
+                drafts.append(self.failure(message, codes=codes, **data))
             text = text or message
         drafts.append(
-            EventDraft(
-                EventKind.RESULT,
-                text=text,
-                data={
-                    "ok": ok,
-                    "text": text,
-                    "turns": turns,
-                    "duration_ms": as_int(obj.get("duration_ms")),
-                    "subtype": subtype or None,
-                    "stop_reason": as_str(obj.get("stop_reason")),
-                    "session_id": as_str(obj.get("session_id")) or self.session_id,
-                    "cost_usd": cost,
-                    "status": self.status if not ok else None,
-                    "permission_denials": len(as_list(obj.get("permission_denials"))),
-                },
+            result(
+                ok,
+                text,
+                turns=turns,
+                duration_ms=as_int(obj.get("duration_ms")),
+                subtype=subtype or None,
+                stop_reason=as_str(obj.get("stop_reason")),
+                session_id=as_str(obj.get("session_id")) or self.session_id,
+                cost_usd=cost,
+                status=self.status if not ok else None,
+                permission_denials=len(as_list(obj.get("permission_denials"))),
             )
         )
         return drafts
@@ -309,34 +269,12 @@ class ClaudeParser(JsonLinesParser):
         payload = as_dict(event.get("error"))
         code = as_str(payload.get("type")) or "error"
         message = as_str(payload.get("message")) or code
-        return [error(self._kind(message, (code,), 1), message, code=code)]
-
-    # helpers
-    def _kind(self, message: str, codes: Sequence[str], exit_code: int) -> ErrorKind:
-        outcome = Outcome(
-            exit_code=exit_code,
-            result_ok=False,
-            errors=(message,),
-            stderr="\n".join(self._stderr_tail),
-            extra={
-                "error_codes": list(codes),
-                "status_codes": [self.status] if self.status is not None else [],
-            },
-        )
-        return classify_outcome(outcome, PROVIDER) or ErrorKind.PROVIDER
+        # not a failure of the attempt (yet): the CLI retries, its final message says more
+        return [error(self.error_kind(message, codes=(code,)), message, code=code)]
 
 
 def _is_init(obj: Mapping[str, Any]) -> bool:
     return obj.get("type") == "system" and obj.get("subtype") == "init"
-
-
-def _session(sid: str | None, model: str | None, tools: list[str], **more: Any) -> EventDraft:
-    text = f"session {sid}" + (f" ({model})" if model else "")
-    return EventDraft(
-        EventKind.SESSION,
-        text=text,
-        data={"session_id": sid, "model": model, "tools": tools, **more},
-    )
 
 
 def _parent(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -370,15 +308,7 @@ def _block(block: Any, extra: dict[str, Any]) -> list[EventDraft]:
         return [EventDraft(EventKind.THINKING, text=None, data={"redacted": True, **extra})]
     if kind in _TOOL_CALLS:
         name = as_str(part.get("name")) or "?"
-        tool_input = part.get("input")
-        summary = json.dumps(tool_input, ensure_ascii=False)[:200]
-        return [
-            EventDraft(
-                EventKind.TOOL_CALL,
-                text=f"{name} {summary}",
-                data={"id": as_str(part.get("id")), "name": name, "input": tool_input, **extra},
-            )
-        ]
+        return [tool_call(as_str(part.get("id")), name, part.get("input"), **extra)]
     if not part:
         return []
     return [raw(json.dumps(part, ensure_ascii=False), block_type=kind)]

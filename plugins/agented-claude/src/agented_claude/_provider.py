@@ -158,11 +158,9 @@ class ClaudeProvider(CLIProvider):
             args += ["--settings", str(options["settings"])]
         if options.get("session_persistence") is False:
             args.append("--no-session-persistence")
-        same_account = request.session_account == (
-            request.account.name if request.account else None
-        )
-        if options.get("resume") and request.session_id and request.attempt > 1 and same_account:
-            args += ["--resume", request.session_id]
+        session = self.resumable_session(request)
+        if session:
+            args += ["--resume", session]
         return args
 
     def environment(self, request: CommandRequest) -> Mapping[str, str]:
@@ -175,5 +173,6 @@ class ClaudeProvider(CLIProvider):
         }
 
     def parser(self, request: CommandRequest) -> LineParser:
-        account = request.account.name if request.account else None
-        return ClaudeParser(account=account, patterns=request.ratelimit_patterns or None)
+        return ClaudeParser(
+            account=request.account_name, patterns=request.ratelimit_patterns or None
+        )

@@ -34,22 +34,25 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, ClassVar
 
-from agented_core import ErrorKind, EventDraft, EventKind, Outcome
+from agented_core import ErrorKind, EventDraft, EventKind
 from agented_core.providers import (
     JsonLinesParser,
-    UsageTotals,
     as_dict,
     as_int,
     as_list,
     as_str,
-    classify_outcome,
     error,
     raw,
+    result,
+    retry,
+    session,
+    tool_call,
+    tool_result,
+    warning,
 )
 from agented_core.providers.pricing import cost_of
 from agented_core.ratelimit import Pattern, RateLimit, detect
@@ -58,11 +61,6 @@ PROVIDER = "codex"
 
 PLAN = "plan"
 """Event kind of a todo list (an agented kind beyond the core ones; unknown kinds pass)."""
-
-WARNING = "warning"
-"""Event kind of a non-fatal notice of the CLI (a fallback, unknown model metadata ...)."""
-
-_TOOL_RESULT_TEXT = 2000
 
 _RECONNECT = re.compile(
     r"^Reconnecting\.\.\.\s*(?:(?P<attempt>\d+)/(?P<max>\d+)|(?P<network>waiting for network))"
@@ -98,6 +96,8 @@ class CodexParser(JsonLinesParser):
     messages ("try again at 9:00 PM" is in the child's local time).
     """
 
+    requires_result: ClassVar[bool] = True
+
     def __init__(
         self,
         *,
@@ -108,22 +108,15 @@ class CodexParser(JsonLinesParser):
         now: Callable[[], datetime] | None = None,
         tz: str | tzinfo | None = None,
     ) -> None:
-        super().__init__(PROVIDER, account=account, patterns=patterns, now=now)
-        self.model = model
-        self.prices = prices or {}
+        super().__init__(
+            PROVIDER, account=account, model=model, prices=prices, patterns=patterns, now=now
+        )
         self.tz = tz
-        self.usage = UsageTotals()
-        self.session_id: str | None = None
-        self.result_seen = False
-        self.errors = 0
         self.turns = 0
-        self.status: int | None = None
         self.waiting_for_network: str | None = None
         self._last_text: str | None = None
         self._last_error: str | None = None
         self._announced: set[str] = set()
-        self._stderr_tail: list[str] = []
-        self._started = time.monotonic()
 
     # the JsonLinesParser hooks
     def on_object(self, obj: dict[str, Any], line: str) -> Sequence[EventDraft]:
@@ -159,49 +152,41 @@ class CodexParser(JsonLinesParser):
         except ValueError:  # an unknown zone name: read clock times as UTC
             return detect(line, provider=self.provider, now=now, patterns=self.patterns)
 
-    def stderr(self, line: str) -> Sequence[EventDraft]:
-        if line.strip():
-            self._stderr_tail.append(line[:500])
-            del self._stderr_tail[:-5]
-        return super().stderr(line)
-
     def finish(self, exit_code: int | None) -> Sequence[EventDraft]:
         """An ``error`` saying why the run ended without finishing its turn, if nothing did."""
-        if self.result_seen:
-            return ()
+        waiting = self.waiting_for_network
+        if self.result_seen or waiting is None:
+            return self.no_result(exit_code, "before its turn ended")
         if exit_code is None or exit_code < 0:  # agented ended it (timeout, idle, cancel)
-            if self.waiting_for_network is None:
-                return ()
-            message = (
-                f"codex was waiting for the network when it was ended ({self.waiting_for_network})"
-            )
+            message = f"codex was waiting for the network when it was ended ({waiting})"
             return (error(ErrorKind.NETWORK, message, code="waiting_for_network"),)
         if self.errors:
             return ()
-        self.errors += 1
-        if self.waiting_for_network is not None:
-            message = (
-                f"codex exited with code {exit_code} while waiting for the network "
-                f"({self.waiting_for_network})"
-            )
-            return (error(ErrorKind.NETWORK, message, exit_code=exit_code),)
-        said = f": {self._stderr_tail[-1]}" if self._stderr_tail else ""
-        message = f"codex exited with code {exit_code} before its turn ended{said}"
-        return (error(self._kind(message), message, exit_code=exit_code),)
+        message = f"codex exited with code {exit_code} while waiting for the network ({waiting})"
+        return (self.failure(message, kind=ErrorKind.NETWORK, exit_code=exit_code),)
+
+    def error_kind(
+        self,
+        message: str,
+        *,
+        exit_code: int | None = 1,
+        codes: Sequence[str] = (),
+        rate_limits: Sequence[Mapping[str, Any]] = (),
+        stderr: str | None = None,
+    ) -> ErrorKind:
+        """``launch`` for codex's configuration errors; else from the evidence."""
+        if _LAUNCH.search(message) or any(_LAUNCH.search(t) for t in self.stderr_tail):
+            return ErrorKind.LAUNCH
+        return super().error_kind(
+            message, exit_code=exit_code, codes=codes, rate_limits=rate_limits, stderr=stderr
+        )
 
     # line types
     def _thread(self, obj: Mapping[str, Any]) -> list[EventDraft]:
         sid = as_str(obj.get("thread_id"))
         if sid:
             self.session_id = sid
-        text = f"session {sid}" + (f" ({self.model})" if self.model else "")
-        return [
-            EventDraft(
-                EventKind.SESSION,
-                text=text,
-                data={"session_id": sid, "model": self.model, "tools": []},
-            )
-        ]
+        return [session(sid, self.model)]
 
     def _item(self, phase: str, item: Mapping[str, Any], line: str) -> list[EventDraft]:
         kind = as_str(item.get("type")) or ""
@@ -233,8 +218,7 @@ class CodexParser(JsonLinesParser):
         if kind == "todo_list":
             return [_plan(item)]
         if kind == "error":
-            message = as_str(item.get("message")) or "codex notice"
-            return [EventDraft(WARNING, text=message, data={"message": message, "id": ident})]
+            return [warning(as_str(item.get("message")) or "codex notice", id=ident)]
         if not item:
             return [raw(line)]
         return [raw(line, item_type=kind or None)]
@@ -246,14 +230,7 @@ class CodexParser(JsonLinesParser):
             if ident in self._announced:
                 return []
             self._announced.add(ident)
-        summary = json.dumps(tool_input, ensure_ascii=False)[:200]
-        return [
-            EventDraft(
-                EventKind.TOOL_CALL,
-                text=f"{name} {summary}",
-                data={"id": ident, "name": name, "input": tool_input, **more},
-            )
-        ]
+        return [tool_call(ident, name, tool_input, **more)]
 
     def _command(self, item: Mapping[str, Any], ident: str | None, done: bool) -> list[EventDraft]:
         command = as_str(item.get("command")) or ""
@@ -265,13 +242,7 @@ class CodexParser(JsonLinesParser):
         code = exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None
         output = as_str(item.get("aggregated_output")) or ""
         ok = status == "completed" and code in (0, None)
-        drafts.append(
-            EventDraft(
-                EventKind.TOOL_RESULT,
-                text=output[:_TOOL_RESULT_TEXT],
-                data={"id": ident, "ok": ok, "output": output, "exit_code": code, "status": status},
-            )
-        )
+        drafts.append(tool_result(ident, ok, output, exit_code=code, status=status))
         return drafts
 
     def _mcp(self, item: Mapping[str, Any], ident: str | None, done: bool) -> list[EventDraft]:
@@ -288,20 +259,7 @@ class CodexParser(JsonLinesParser):
         else:
             output = _mcp_output(item.get("result"))
             ok = status in ("completed", None)
-        drafts.append(
-            EventDraft(
-                EventKind.TOOL_RESULT,
-                text=output[:_TOOL_RESULT_TEXT],
-                data={
-                    "id": ident,
-                    "ok": ok,
-                    "output": output,
-                    "server": server,
-                    "tool": tool,
-                    "status": status,
-                },
-            )
-        )
+        drafts.append(tool_result(ident, ok, output, server=server, tool=tool, status=status))
         return drafts
 
     def _file_change(self, item: Mapping[str, Any], ident: str | None) -> list[EventDraft]:
@@ -332,19 +290,14 @@ class CodexParser(JsonLinesParser):
         usage = self.usage.draft()
         if usage is not None:
             drafts.append(usage)
-        text = self._last_text
         drafts.append(
-            EventDraft(
-                EventKind.RESULT,
-                text=text,
-                data={
-                    "ok": True,
-                    "text": text,
-                    "turns": self.turns,
-                    "duration_ms": self._elapsed_ms(),
-                    "session_id": self.session_id,
-                    "cost_usd": self.usage.cost_usd,
-                },
+            result(
+                True,
+                self._last_text,
+                turns=self.turns,
+                duration_ms=self.elapsed_ms(),
+                session_id=self.session_id,
+                cost_usd=self.usage.cost_usd,
             )
         )
         return drafts
@@ -357,17 +310,13 @@ class CodexParser(JsonLinesParser):
         if message != self._last_error:
             drafts.extend(self._failure(message))
         drafts.append(
-            EventDraft(
-                EventKind.RESULT,
-                text=message,
-                data={
-                    "ok": False,
-                    "text": message,
-                    "turns": self.turns,
-                    "duration_ms": self._elapsed_ms(),
-                    "session_id": self.session_id,
-                    "status": self.status,
-                },
+            result(
+                False,
+                message,
+                turns=self.turns,
+                duration_ms=self.elapsed_ms(),
+                session_id=self.session_id,
+                status=self.status,
             )
         )
         return drafts
@@ -382,59 +331,21 @@ class CodexParser(JsonLinesParser):
             self.status = status
         if notice["network"]:
             self.waiting_for_network = reason
-            return [
-                EventDraft(
-                    EventKind.RETRY,
-                    text=f"codex is waiting for the network: {reason}",
-                    data={
-                        "reason": reason,
-                        "attempt": None,
-                        "delay_ms": None,
-                        "waiting_for_network": True,
-                    },
-                )
-            ]
+            text = f"codex is waiting for the network: {reason}"
+            return [retry(text, reason, None, waiting_for_network=True)]
         attempt, most = int(notice["attempt"]), int(notice["max"])
-        return [
-            EventDraft(
-                EventKind.RETRY,
-                text=f"codex retries ({attempt} of {most}): {reason}",
-                data={
-                    "reason": reason,
-                    "attempt": attempt,
-                    "max_retries": most,
-                    "delay_ms": None,
-                    "status": status,
-                },
-            )
-        ]
+        text = f"codex retries ({attempt} of {most}): {reason}"
+        return [retry(text, reason, attempt, max_retries=most, status=status)]
 
     def _failure(self, message: str) -> list[EventDraft]:
         status = _status(message)
         if status is not None:
             self.status = status
-        self.errors += 1
         self._last_error = message
         data: dict[str, Any] = {}
         if self.status is not None:
             data["status"] = self.status
-        return [error(self._kind(message), message, **data)]
-
-    # helpers
-    def _kind(self, message: str) -> ErrorKind:
-        if _LAUNCH.search(message) or any(_LAUNCH.search(t) for t in self._stderr_tail):
-            return ErrorKind.LAUNCH
-        outcome = Outcome(
-            exit_code=1,
-            result_ok=False,
-            errors=(message,),
-            stderr="\n".join(self._stderr_tail),
-            extra={"status_codes": [self.status] if self.status is not None else []},
-        )
-        return classify_outcome(outcome, PROVIDER) or ErrorKind.PROVIDER
-
-    def _elapsed_ms(self) -> int:
-        return round((time.monotonic() - self._started) * 1000)
+        return [self.failure(message, **data)]
 
 
 def _is_network_wait(obj: Mapping[str, Any]) -> bool:

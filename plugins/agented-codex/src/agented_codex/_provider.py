@@ -203,14 +203,8 @@ class CodexProvider(CLIProvider):
     # the command
     def resumes(self, request: CommandRequest) -> str | None:
         """The thread a later attempt continues, or ``None`` (a new thread)."""
-        options = request.bot.options
-        same_account = request.session_account == (
-            request.account.name if request.account else None
-        )
-        sid = request.session_id
-        if not (options.get("resume") is True and sid and request.attempt > 1 and same_account):
-            return None
-        if options.get("ephemeral") is True:
+        sid = self.resumable_session(request)
+        if not sid or request.bot.options.get("ephemeral") is True:
             return None
         return sid if rollout(request.env, sid) is not None else None
 
@@ -278,10 +272,9 @@ class CodexProvider(CLIProvider):
         return Command(argv=argv, env=command.env, cwd=command.cwd, stdin=command.stdin)
 
     def parser(self, request: CommandRequest) -> LineParser:
-        account = request.account.name if request.account else None
         model = request.model or request.bot.model or configured_model(request.env)
         return CodexParser(
-            account=account,
+            account=request.account_name,
             model=model,
             prices=request.prices,
             patterns=request.ratelimit_patterns or None,

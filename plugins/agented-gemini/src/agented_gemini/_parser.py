@@ -35,18 +35,22 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from agented_core import ErrorKind, EventDraft, EventKind, Outcome
+from agented_core import ErrorKind, EventDraft, EventKind
 from agented_core.providers import (
     JsonLinesParser,
-    UsageTotals,
+    StderrTail,
     as_dict,
     as_int,
     as_str,
-    classify_outcome,
-    error,
     raw,
+    result,
+    retry,
+    session,
+    tool_call,
+    tool_result,
+    warning,
 )
 from agented_core.providers.pricing import cost_of, cost_of_models
 from agented_core.ratelimit import LimitKind, Pattern
@@ -73,11 +77,6 @@ def with_patterns(
     merged[PROVIDER] = (*merged.get(PROVIDER, ()), *PATTERNS)
     return merged
 
-
-WARNING = "warning"
-"""Event kind of a non-fatal notice (gemini's ``error`` lines with ``severity: warning``)."""
-
-_TOOL_RESULT_TEXT = 2000
 
 _NETWORK = re.compile(
     r"\bterminated\b|other side closed|UND_ERR_SOCKET|\bfetch failed\b|ECONNRESET|ECONNREFUSED|"
@@ -135,6 +134,8 @@ class GeminiParser(JsonLinesParser):
     ``[prices]`` table.
     """
 
+    requires_result: ClassVar[bool] = True
+
     def __init__(
         self,
         *,
@@ -144,22 +145,22 @@ class GeminiParser(JsonLinesParser):
         patterns: Mapping[str, Sequence[Pattern]] | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
-        super().__init__(PROVIDER, account=account, patterns=with_patterns(patterns), now=now)
-        self.model = model
-        self.prices = prices or {}
-        self.usage = UsageTotals()
-        self.session_id: str | None = None
-        self.result_seen = False
-        self.errors = 0
+        super().__init__(
+            PROVIDER,
+            account=account,
+            model=model,
+            prices=prices,
+            patterns=with_patterns(patterns),
+            now=now,
+        )
+        self.stderr_tail = StderrTail(lines=8)  # its retries take several lines each
         self.turns = 0
-        self.status: int | None = None
         self._texts: list[str] = []
         self._pending: list[str] = []
         self._in_turn = False
         self._network = False
         self._last_error: str | None = None
         self._attempt: tuple[re.Match[str], str] | None = None
-        self._stderr_tail: list[str] = []
 
     # the JsonLinesParser hooks
     def on_object(self, obj: dict[str, Any], line: str) -> Sequence[EventDraft]:
@@ -192,9 +193,6 @@ class GeminiParser(JsonLinesParser):
         drafts = list(super().stderr(line))
         try:
             stripped = line.strip()
-            if stripped and not stripped.startswith("at "):
-                self._stderr_tail.append(stripped[:500])
-                del self._stderr_tail[:-8]
             if _NETWORK.search(line):
                 self._network = True
             attempt = _ATTEMPT.match(stripped)
@@ -215,6 +213,10 @@ class GeminiParser(JsonLinesParser):
             pass
         return drafts
 
+    def tail_line(self, line: str) -> str | None:
+        stripped = line.strip()
+        return None if stripped.startswith("at ") else stripped  # not a stack trace's frames
+
     def _retry_pending(self) -> list[EventDraft]:
         """The ``retry`` event of the last ``Attempt N failed`` block, once it is complete."""
         if self._attempt is None:
@@ -225,13 +227,7 @@ class GeminiParser(JsonLinesParser):
 
     def finish(self, exit_code: int | None) -> Sequence[EventDraft]:
         drafts = [*self._retry_pending(), *self._flush()]
-        if self.result_seen or self.errors or exit_code is None or exit_code < 0:
-            return drafts
-        said = f": {self._stderr_tail[-1]}" if self._stderr_tail else ""
-        message = f"gemini exited with code {exit_code} without a result{said}"
-        self.errors += 1
-        drafts.append(error(self._kind(message, exit_code), message, exit_code=exit_code))
-        return drafts
+        return [*drafts, *self.no_result(exit_code)]
 
     # line types
     def _init(self, obj: Mapping[str, Any]) -> EventDraft:
@@ -241,10 +237,7 @@ class GeminiParser(JsonLinesParser):
         model = as_str(obj.get("model")) or self.model
         if model and model != "auto":
             self.model = model
-        text = f"session {sid}" + (f" ({model})" if model else "")
-        return EventDraft(
-            EventKind.SESSION, text=text, data={"session_id": sid, "model": model, "tools": []}
-        )
+        return session(sid, model)
 
     def _message(self, obj: Mapping[str, Any]) -> list[EventDraft]:
         role = obj.get("role")
@@ -281,15 +274,7 @@ class GeminiParser(JsonLinesParser):
     def _tool_use(self, obj: Mapping[str, Any]) -> list[EventDraft]:
         self._open_turn()
         name = as_str(obj.get("tool_name")) or "?"
-        tool_input = obj.get("parameters")
-        summary = json.dumps(tool_input, ensure_ascii=False)[:200]
-        return [
-            EventDraft(
-                EventKind.TOOL_CALL,
-                text=f"{name} {summary}",
-                data={"id": as_str(obj.get("tool_id")), "name": name, "input": tool_input},
-            )
-        ]
+        return [tool_call(as_str(obj.get("tool_id")), name, obj.get("parameters"))]
 
     def _tool_result(self, obj: Mapping[str, Any]) -> list[EventDraft]:
         self._in_turn = False
@@ -298,19 +283,20 @@ class GeminiParser(JsonLinesParser):
         output = as_str(obj.get("output"))
         if output is None:
             output = as_str(failure.get("message")) or ""
-        data: dict[str, Any] = {"id": as_str(obj.get("tool_id")), "ok": ok, "output": output}
+        more: dict[str, Any] = {}
         if failure:
-            data["error_type"] = as_str(failure.get("type"))
-            data["error"] = as_str(failure.get("message"))
-        return [EventDraft(EventKind.TOOL_RESULT, text=output[:_TOOL_RESULT_TEXT], data=data)]
+            more = {
+                "error_type": as_str(failure.get("type")),
+                "error": as_str(failure.get("message")),
+            }
+        return [tool_result(as_str(obj.get("tool_id")), ok, output, **more)]
 
     def _error(self, obj: Mapping[str, Any]) -> list[EventDraft]:
         message = as_str(obj.get("message")) or "gemini reported an error"
         if obj.get("severity") == "warning":
-            return [EventDraft(WARNING, text=message, data={"message": message})]
-        self.errors += 1
+            return [warning(message)]
         self._last_error = message
-        return [error(self._kind(message, 1), message, severity=as_str(obj.get("severity")))]
+        return [self.failure(message, severity=as_str(obj.get("severity")))]
 
     def _result(self, obj: Mapping[str, Any]) -> list[EventDraft]:
         self.result_seen = True
@@ -342,25 +328,20 @@ class GeminiParser(JsonLinesParser):
             if status is not None:
                 self.status = status
             if failure or not self.errors:
-                self.errors += 1
                 data: dict[str, Any] = {"code": as_str(failure.get("type"))}
                 if self.status is not None:
                     data["status"] = self.status
-                drafts.append(error(self._kind(message, 1), message, **data))
+                drafts.append(self.failure(message, **data))
         drafts.append(
-            EventDraft(
-                EventKind.RESULT,
-                text=text if ok else message,
-                data={
-                    "ok": ok,
-                    "text": text if ok else message,
-                    "turns": self.turns,
-                    "duration_ms": as_int(stats.get("duration_ms")),
-                    "tool_calls": as_int(stats.get("tool_calls")),
-                    "session_id": self.session_id,
-                    "cost_usd": self.usage.cost_usd,
-                    "status": None if ok else self.status,
-                },
+            result(
+                ok,
+                text if ok else message,
+                turns=self.turns,
+                duration_ms=as_int(stats.get("duration_ms")),
+                tool_calls=as_int(stats.get("tool_calls")),
+                session_id=self.session_id,
+                cost_usd=self.usage.cost_usd,
+                status=None if ok else self.status,
             )
         )
         return drafts
@@ -377,17 +358,7 @@ class GeminiParser(JsonLinesParser):
         text = f"gemini attempt {number} failed ({reason})" + (
             "; no attempts left" if final else f"; retrying in {delay} ms" if delay else ""
         )
-        return EventDraft(
-            EventKind.RETRY,
-            text=text,
-            data={
-                "reason": reason,
-                "attempt": number,
-                "delay_ms": None if final else delay,
-                "status": status,
-                "final": final,
-            },
-        )
+        return retry(text, reason, number, None if final else delay, status=status, final=final)
 
     # helpers
     def _status_of(self, text: str) -> int | None:
@@ -396,17 +367,23 @@ class GeminiParser(JsonLinesParser):
             return None
         return int(found["code"] or found["json"])
 
-    def _kind(self, message: str, exit_code: int) -> ErrorKind:
-        stderr = "\n".join(self._stderr_tail)
+    def error_kind(
+        self,
+        message: str,
+        *,
+        exit_code: int | None = 1,
+        codes: Sequence[str] = (),
+        rate_limits: Sequence[Mapping[str, Any]] = (),
+        stderr: str | None = None,
+    ) -> ErrorKind:
+        """With gemini's own evidence: a network failure it printed on stderr, a limit its
+        message names in gemini's words."""
+        stderr = self.stderr_tail.text if stderr is None else stderr
         if self._network or _NETWORK.search(message):
             stderr += "\nnetwork error: connection failed"
         limit = self.find_limit(message)
-        outcome = Outcome(
-            exit_code=exit_code,
-            result_ok=False,
-            errors=(message,),
-            rate_limits=({"kind": limit.kind.value},) if limit is not None else (),
-            stderr=stderr,
-            extra={"status_codes": [self.status] if self.status is not None else []},
+        if limit is not None:
+            rate_limits = (*rate_limits, {"kind": limit.kind.value})
+        return super().error_kind(
+            message, exit_code=exit_code, codes=codes, rate_limits=rate_limits, stderr=stderr
         )
-        return classify_outcome(outcome, PROVIDER) or ErrorKind.PROVIDER

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from agented_core import Bot, CommandRequest, OptionSpec, PluginError
-from agented_core.providers import CLIProvider, LineParser
+from agented_core.providers import CLIProvider, LineParser, deep_merge
 from agented_core.providers.mcp import check_mcp_config, mcp_servers
 from agented_core.providers.pricing import find_price
 
@@ -49,17 +49,6 @@ MAX_STDIN = 8 * 1024 * 1024
 
 TESTED_VERSION = "0.61.0"
 """The Gemini CLI version the contract tests run (``realcli``)."""
-
-
-def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """``over`` merged into ``base``: tables merge key by key, anything else replaces."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def gemini_home(env: Mapping[str, str]) -> Path | None:
@@ -201,17 +190,12 @@ class GeminiProvider(CLIProvider):
     # the command
     def resumes(self, request: CommandRequest) -> str | None:
         """The session a later attempt continues, or ``None``."""
-        same_account = request.session_account == (
-            request.account.name if request.account else None
-        )
-        sid = request.session_id
-        if request.bot.options.get("resume") is not True or not sid or request.attempt < 2:
+        sid = self.resumable_session(request)
+        if not sid:
             return None
         home = self.home(request)
         env = {**request.env, "GEMINI_CLI_HOME": str(home)} if home else request.env
-        if not same_account or not session_saved(env, sid):
-            return None
-        return sid
+        return sid if session_saved(env, sid) else None
 
     def arguments(self, request: CommandRequest) -> list[str]:
         bot = request.bot
@@ -296,8 +280,7 @@ class GeminiProvider(CLIProvider):
 
     def home(self, request: CommandRequest) -> Path | None:
         """The folder agented keeps for this account and bot, or ``None`` (the account's)."""
-        account = request.account.name if request.account else None
-        return managed_home(request.env, account, request.bot.name)
+        return managed_home(request.env, request.account_name, request.bot.name)
 
     def environment(self, request: CommandRequest) -> Mapping[str, str]:
         extra = {"NODE_OPTIONS": node_options(request.env.get("NODE_OPTIONS", ""))}
@@ -318,9 +301,8 @@ class GeminiProvider(CLIProvider):
         return {**extra, "GEMINI_CLI_HOME": str(home)}
 
     def parser(self, request: CommandRequest) -> LineParser:
-        account = request.account.name if request.account else None
         return GeminiParser(
-            account=account,
+            account=request.account_name,
             model=request.model or request.bot.model,
             prices=request.prices,
             patterns=request.ratelimit_patterns or None,

@@ -30,32 +30,30 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from agented_core import ErrorKind, EventDraft, EventKind, Outcome
+from agented_core import ErrorKind, EventDraft, EventKind
 from agented_core.providers import (
     JsonLinesParser,
-    UsageTotals,
     as_dict,
     as_float,
     as_int,
     as_str,
-    classify_outcome,
-    error,
     raw,
+    result,
+    retry,
+    session,
+    tool_call,
+    tool_result,
+    warning,
 )
 from agented_core.providers.pricing import cost_of
 from agented_core.ratelimit import Pattern
 
 PROVIDER = "opencode"
 
-WARNING = "warning"
-"""Event kind of a non-fatal notice (a permission opencode refused on its own)."""
-
-_TOOL_RESULT_TEXT = 2000
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LOGFMT = re.compile(r'([\w.]+)=("(?:[^"\\]|\\.)*"|\S*)')
 _API_ERROR = re.compile(r"^(?:AI_\w+|\w*Error):\s*")
@@ -98,6 +96,8 @@ class OpencodeParser(JsonLinesParser):
     steps opencode reports at no cost; ``prices`` is the ``[prices]`` table.
     """
 
+    requires_result: ClassVar[bool] = True
+
     def __init__(
         self,
         *,
@@ -107,21 +107,15 @@ class OpencodeParser(JsonLinesParser):
         patterns: Mapping[str, Sequence[Pattern]] | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
-        super().__init__(PROVIDER, account=account, patterns=patterns, now=now)
-        self.model = model
-        self.prices = prices or {}
-        self.usage = UsageTotals()
+        super().__init__(
+            PROVIDER, account=account, model=model, prices=prices, patterns=patterns, now=now
+        )
         self.cost = 0.0
         self.cost_known = True
-        self.session_id: str | None = None
-        self.result_seen = False
-        self.errors = 0
         self.steps = 0
         self.stream_errors = 0
         self.refused: list[str] = []
         self._texts: list[str] = []
-        self._stderr_tail: list[str] = []
-        self._started = time.monotonic()
 
     # the JsonLinesParser hooks
     def on_object(self, obj: dict[str, Any], line: str) -> Sequence[EventDraft]:
@@ -130,14 +124,7 @@ class OpencodeParser(JsonLinesParser):
         sid = as_str(obj.get("sessionID"))
         if sid and self.session_id is None:
             self.session_id = sid
-            text = f"session {sid}" + (f" ({self.model})" if self.model else "")
-            drafts.append(
-                EventDraft(
-                    EventKind.SESSION,
-                    text=text,
-                    data={"session_id": sid, "model": self.model, "tools": []},
-                )
-            )
+            drafts.append(session(sid, self.model))
         main = sid is None or sid == self.session_id
         extra = {} if main else {"session_id": sid}
         part = as_dict(obj.get("part"))
@@ -173,62 +160,46 @@ class OpencodeParser(JsonLinesParser):
         drafts = list(super().stderr(line))
         try:
             clean = _ANSI.sub("", line).strip()
-            if clean:
-                self._stderr_tail.append(clean[:500])
-                del self._stderr_tail[:-5]
             if "level=" in clean and 'message="stream error"' in clean:
                 drafts.append(self._stream_error(logfmt(clean)))
             refused = _REFUSED.search(clean)
             if refused is not None:
                 self.refused.append(refused["what"])
                 message = f"opencode refused a permission: {refused['what']}"
-                drafts.append(
-                    EventDraft(
-                        WARNING,
-                        text=message,
-                        data={"message": message, "permission": refused["what"]},
-                    )
-                )
+                drafts.append(warning(message, permission=refused["what"]))
         except Exception:  # never raise on a line
             pass
         return drafts
 
+    def tail_line(self, line: str) -> str | None:
+        return _ANSI.sub("", line).strip()
+
     def finish(self, exit_code: int | None) -> Sequence[EventDraft]:
         """An ``error`` when opencode ended by itself without a result (and said nothing)."""
-        if self.result_seen or self.errors or exit_code is None or exit_code < 0:
+        if not self.refused or self.result_seen or self.errors:
+            return self.no_result(exit_code)
+        if exit_code is None or exit_code < 0:
             return ()
-        self.errors += 1
-        if self.refused:
-            message = (
-                f"opencode stopped after refusing a permission ({self.refused[-1]}): allow it "
-                "in the opencode config's permission table, or set options.auto_approve"
-            )
-            return (error(ErrorKind.PROVIDER, message, exit_code=exit_code, code="permission"),)
-        said = f": {self._stderr_tail[-1]}" if self._stderr_tail else ""
-        message = f"opencode exited with code {exit_code} without a result{said}"
-        return (error(self._kind(message, None), message, exit_code=exit_code),)
+        message = (
+            f"opencode stopped after refusing a permission ({self.refused[-1]}): allow it "
+            "in the opencode config's permission table, or set options.auto_approve"
+        )
+        kind = ErrorKind.PROVIDER
+        return (self.failure(message, kind=kind, exit_code=exit_code, code="permission"),)
 
     # line types
     def _tool(self, part: Mapping[str, Any], extra: dict[str, Any]) -> list[EventDraft]:
         state = as_dict(part.get("state"))
         name = as_str(part.get("tool")) or "?"
         ident = as_str(part.get("callID")) or as_str(part.get("id"))
-        tool_input = state.get("input")
-        summary = json.dumps(tool_input, ensure_ascii=False)[:200]
-        drafts = [
-            EventDraft(
-                EventKind.TOOL_CALL,
-                text=f"{name} {summary}",
-                data={"id": ident, "name": name, "input": tool_input, **extra},
-            )
-        ]
+        drafts = [tool_call(ident, name, state.get("input"), **extra)]
         status = as_str(state.get("status"))
         if status not in ("completed", "error"):
             return drafts
         ok = status == "completed"
         output = as_str(state.get("output")) if ok else as_str(state.get("error"))
         output = output or ""
-        data: dict[str, Any] = {"id": ident, "ok": ok, "output": output, **extra}
+        data: dict[str, Any] = dict(extra)
         title = as_str(state.get("title"))
         if title:
             data["title"] = title
@@ -236,7 +207,7 @@ class OpencodeParser(JsonLinesParser):
         code = metadata.get("exit")
         if isinstance(code, int) and not isinstance(code, bool):
             data["exit_code"] = code
-        drafts.append(EventDraft(EventKind.TOOL_RESULT, text=output[:_TOOL_RESULT_TEXT], data=data))
+        drafts.append(tool_result(ident, ok, output, **data))
         return drafts
 
     def _step_finish(self, part: Mapping[str, Any], main: bool) -> list[EventDraft]:
@@ -262,18 +233,14 @@ class OpencodeParser(JsonLinesParser):
             text = self._texts[-1] if self._texts else None
             ok = reason not in ("error", "content-filter")
             drafts.append(
-                EventDraft(
-                    EventKind.RESULT,
-                    text=text,
-                    data={
-                        "ok": ok,
-                        "text": text,
-                        "turns": self.steps,
-                        "duration_ms": round((time.monotonic() - self._started) * 1000),
-                        "stop_reason": reason,
-                        "session_id": self.session_id,
-                        "cost_usd": self.usage.cost_usd,
-                    },
+                result(
+                    ok,
+                    text,
+                    turns=self.steps,
+                    duration_ms=self.elapsed_ms(),
+                    stop_reason=reason,
+                    session_id=self.session_id,
+                    cost_usd=self.usage.cost_usd,
                 )
             )
         return drafts
@@ -293,22 +260,23 @@ class OpencodeParser(JsonLinesParser):
         url = as_str(as_dict(data.get("metadata")).get("url"))
         if url:
             details["url"] = url
-        self.errors += 1
-        drafts = [error(self._kind(message, status, name, retryable is True), message, **details)]
+        self.status = status  # this error's status (or none) is the evidence of its kind
+        kind = _NAME_KINDS.get(name or "")
+        if kind is None:
+            kind = self.error_kind(message)
+            if kind is ErrorKind.PROVIDER and retryable is True and status is None:
+                kind = ErrorKind.NETWORK  # a retryable error without an HTTP status: no answer
+        drafts = [self.failure(message, kind=kind, **details)]
         if main and not self.result_seen:
             self.result_seen = True
             drafts.append(
-                EventDraft(
-                    EventKind.RESULT,
-                    text=message,
-                    data={
-                        "ok": False,
-                        "text": message,
-                        "turns": self.steps,
-                        "duration_ms": round((time.monotonic() - self._started) * 1000),
-                        "session_id": self.session_id,
-                        "status": status,
-                    },
+                result(
+                    False,
+                    message,
+                    turns=self.steps,
+                    duration_ms=self.elapsed_ms(),
+                    session_id=self.session_id,
+                    status=status,
                 )
             )
         return drafts
@@ -317,35 +285,5 @@ class OpencodeParser(JsonLinesParser):
         self.stream_errors += 1
         reason = fields.get("error.error") or fields.get("error") or "stream error"
         reason = _API_ERROR.sub("", reason)
-        return EventDraft(
-            EventKind.RETRY,
-            text=f"opencode attempt {self.stream_errors} failed: {reason}",
-            data={
-                "reason": reason,
-                "attempt": self.stream_errors,
-                "delay_ms": None,
-                "model": fields.get("modelID"),
-            },
-        )
-
-    # helpers
-    def _kind(
-        self,
-        message: str,
-        status: int | None,
-        name: str | None = None,
-        retryable: bool = False,
-    ) -> ErrorKind:
-        if name in _NAME_KINDS:
-            return _NAME_KINDS[name]
-        outcome = Outcome(
-            exit_code=1,
-            result_ok=False,
-            errors=(message,),
-            stderr="\n".join(self._stderr_tail),
-            extra={"status_codes": [status] if status is not None else []},
-        )
-        kind = classify_outcome(outcome, PROVIDER) or ErrorKind.PROVIDER
-        if kind is ErrorKind.PROVIDER and retryable and status is None:
-            return ErrorKind.NETWORK  # a retryable error without an HTTP status: no answer
-        return kind
+        text = f"opencode attempt {self.stream_errors} failed: {reason}"
+        return retry(text, reason, self.stream_errors, model=fields.get("modelID"))

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from agented_core import Bot, CommandRequest, OptionSpec, PluginError
-from agented_core.providers import CLIProvider, LineParser
+from agented_core.providers import CLIProvider, LineParser, deep_merge
 from agented_core.providers.mcp import check_mcp_config, mcp_servers
 
 from ._parser import OpencodeParser
@@ -39,17 +39,6 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
 
 TESTED_VERSION = "1.18.33"
 """The opencode version the contract tests run (``realcli``)."""
-
-
-def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """``over`` merged into ``base``: tables merge key by key, anything else replaces."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def database(env: Mapping[str, str]) -> Path | None:
@@ -126,15 +115,8 @@ class OpencodeProvider(CLIProvider):
     # the command
     def resumes(self, request: CommandRequest) -> str | None:
         """The session a later attempt continues, or ``None``."""
-        same_account = request.session_account == (
-            request.account.name if request.account else None
-        )
-        sid = request.session_id
-        if request.bot.options.get("resume") is not True or not sid or request.attempt < 2:
-            return None
-        if not same_account or not session_saved(request.env, sid):
-            return None
-        return sid
+        sid = self.resumable_session(request)
+        return sid if sid and session_saved(request.env, sid) else None
 
     def arguments(self, request: CommandRequest) -> list[str]:
         bot = request.bot
@@ -213,9 +195,8 @@ class OpencodeProvider(CLIProvider):
         return out
 
     def parser(self, request: CommandRequest) -> LineParser:
-        account = request.account.name if request.account else None
         return OpencodeParser(
-            account=account,
+            account=request.account_name,
             model=request.model or request.bot.model,
             prices=request.prices,
             patterns=request.ratelimit_patterns or None,

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agented_core.cli import run_cli
+from agented_cli import run_cli
 from agented_core.process import group_alive
 from conftest import FAKE_CLI
 

@@ -7,9 +7,10 @@ import shlex
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from ..durations import format_duration
-from ..models import AttemptRecord, Execution
-from ..render import one_line
+from agented_core.durations import format_duration
+from agented_core.models import AttemptRecord, Execution
+
+from ._render import one_line
 
 ELLIPSIS = "…"
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from .durations import format_duration
-from .models import Event, EventKind
+from agented_core.durations import format_duration
+from agented_core.models import Event, EventKind
 
 RESET = "\x1b[0m"
 DIM = "\x1b[2m"

@@ -21,11 +21,11 @@ from typing import Any, Protocol
 import anyio
 import anyio.to_thread
 
-from ..agented import Agented
-from ..config import load_config
-from ..converter import from_data
-from ..errors import AgentedError, ConflictError, NotFoundError
-from ..models import Event, Execution, Status
+from agented_core.agented import Agented
+from agented_core.config import load_config
+from agented_core.converter import from_data
+from agented_core.errors import AgentedError, ConflictError, NotFoundError
+from agented_core.models import Event, Execution, Status
 
 KEY_ENV = "AGENTED_API_KEY"
 SHOWN_CANDIDATES = 10

@@ -6,12 +6,12 @@ import random
 
 import anyio
 import anyio.lowlevel
+from agented_core.events._log._redaction import Redactor
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agented_core.events import EventLog, status_event
+from agented_core.events._log import EventLog, status_event
 from agented_core.models import EventDraft, Status
-from agented_core.redaction import Redactor
 from agented_core.store.sqlite import SQLiteStore
 
 EXEC = "01EXECUTION"

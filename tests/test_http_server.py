@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from agented_cli import run_cli
-from agented_core.process import group_alive
+from agented_core.run._process import group_alive
 from conftest import FAKE_CLI
 
 AGENTED = str(Path(sys.executable).parent / "agented")

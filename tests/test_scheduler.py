@@ -10,7 +10,7 @@ import pytest
 
 from agented_core import Agented, Bot, ScheduleTrigger, Status
 from agented_core.models import CatchUp
-from agented_core.scheduler import Scheduler
+from agented_core.triggers._schedules import Scheduler
 from conftest import FAKE_CLI
 
 pytestmark = pytest.mark.anyio

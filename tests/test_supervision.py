@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from agented_core import Agented, ErrorKind, Status
-from agented_core.process import group_alive
+from agented_core.run._process import group_alive
 from conftest import OpenAgented, alive, shell_bot
 
 pytestmark = pytest.mark.anyio
@@ -103,7 +103,7 @@ async def test_idle_watchdog_ends_a_silent_cli(open_agented: OpenAgented) -> Non
 
 
 async def test_result_then_hang_keeps_the_results_outcome(open_agented: OpenAgented) -> None:
-    from agented_core.runner import Limits
+    from agented_core.run._runner import Limits
 
     bot = shell_bot("hang", "result-hang", options={"format": "events"}, timeout=60)
     async with open_agented([bot]) as ag:
@@ -216,7 +216,7 @@ async def test_each_attempt_records_its_exit_code(open_agented: OpenAgented) -> 
 async def test_the_run_tag_is_stored_before_the_process_runs(
     open_agented: OpenAgented, tmp_path: Path
 ) -> None:
-    from agented_core.process import RUN_TAG, environ_value
+    from agented_core.run._process import RUN_TAG, environ_value
 
     pid_file = tmp_path / "pid"
     async with open_agented([shell_bot("tagged", "pid-file", str(pid_file))]) as ag:

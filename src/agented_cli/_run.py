@@ -46,7 +46,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, exit_code: Callable[[Status],
     if args.payload or args.event:
         if not (args.payload and args.event):
             raise AgentedError("--payload and --event go together")
-        from agented_core.github import build_context
+        from agented_core.triggers._github import build_context
 
         try:
             payload = json.loads(Path(args.payload).read_text())

@@ -27,22 +27,22 @@ from anyio.abc import TaskGroup
 from attrs import evolve
 from ulid import ULID
 
-from .concurrency import Admission, Skipped
 from .config import Config, load_config
-from .deliveries import Deliveries
 from .errors import ConfigError, ConflictError, NotFoundError
-from .events import EventLog
-from .executor import Executor, utcnow
+from .events._log import EventLog
 from .models import AttemptRecord, Bot, Event, Execution, Status, TriggerKind
-from .owners import Owner
 from .params import resolve, with_defaults
 from .plugins import Plugins
-from .preparation import base_context
-from .process import end_run
-from .runner import StopReason
-from .scheduler import Scheduler
+from .run._admission import Admission, Skipped
+from .run._executor import Executor, utcnow
+from .run._owners import Owner
+from .run._preparation import base_context
+from .run._process import end_run
+from .run._runner import StopReason
 from .storable import require_storable
 from .store.base import Store
+from .triggers._deliveries import Deliveries
+from .triggers._schedules import Scheduler
 from .validation import validate
 
 log = logging.getLogger("agented")

@@ -25,7 +25,7 @@ from agented_core import (
 )
 from agented_core.config import Settings
 from agented_core.plugins import Plugins
-from agented_core.process import RUN_TAG
+from agented_core.run._process import RUN_TAG
 from conftest import OpenAgented
 
 HERE = Path(__file__).parent

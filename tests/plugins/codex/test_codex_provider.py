@@ -27,7 +27,7 @@ from agented_core import (
 )
 from agented_core.config import Price
 from agented_core.plugins import Plugins
-from agented_core.process import RUN_TAG
+from agented_core.run._process import RUN_TAG
 from conftest import FIXTURES_DIR, OpenAgented
 
 HERE = Path(__file__).parent

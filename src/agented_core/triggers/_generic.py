@@ -20,7 +20,7 @@ from typing import Any
 
 from agented_core.errors import InvalidSignature
 from agented_core.models import WebhookTrigger
-from agented_core.prompts import resolve
+from agented_core.run._prompts import resolve
 
 __all__ = [
     "build_generic_context",

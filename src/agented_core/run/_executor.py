@@ -15,10 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 from attrs import evolve
 
-from .config import Config
-from .cooldowns import Cooldowns
-from .events import EventLog, status_event
-from .models import (
+from ..config import Config
+from ..events._log import EventLog, status_event
+from ..models import (
     AttemptRecord,
     Bot,
     ChainEntry,
@@ -29,14 +28,15 @@ from .models import (
     Status,
     Usage,
 )
-from .outcomes import AttemptResult, attempt_outcome
-from .output import AttemptOutput, usage_fields
-from .plugins import Plugins
-from .preparation import PrepareError, prepare
-from .process import RUN_TAG, boot_ticks, process_start_time
-from .retries import Action, RetryPolicy, decide
-from .runner import Limits, ProcessRun
-from .store.base import Store
+from ..plugins import Plugins
+from ..store.base import Store
+from ._cooldowns import Cooldowns
+from ._outcomes import AttemptResult, attempt_outcome
+from ._output import AttemptOutput, usage_fields
+from ._preparation import PrepareError, prepare
+from ._process import RUN_TAG, boot_ticks, process_start_time
+from ._retries import Action, RetryPolicy, decide
+from ._runner import Limits, ProcessRun
 
 log = logging.getLogger("agented.executor")
 

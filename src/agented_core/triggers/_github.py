@@ -25,12 +25,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
-from agented_core import github_events
-from agented_core.contexts import GITHUB_EVENT_SECTIONS
 from agented_core.errors import BadPayload, InvalidSignature, PayloadTooLarge, UnsupportedMediaType
 from agented_core.models import GitHubTrigger
 from agented_core.storable import require_storable
-from agented_core.webhooks import hmac_matches
+from agented_core.triggers import _github_events as github_events
+from agented_core.triggers._contexts import GITHUB_EVENT_SECTIONS
+from agented_core.triggers._generic import hmac_matches
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -294,7 +294,7 @@ def _section(name: str, body: Mapping[str, Any], event: str) -> dict[str, Any] |
 
 
 def build_context(event: str, payload: Any, delivery: str | None) -> dict[str, Any]:
-    """The prompt context of a delivery (DESIGN keys; see :mod:`agented_core.contexts`).
+    """The prompt context of a delivery (DESIGN keys; see :mod:`agented_core.triggers._contexts`).
 
     Always ``trigger``, ``event``, ``action``, ``delivery``, ``payload``, ``repo`` and
     ``sender``; plus the sections of ``event``. Fields the payload lacks are ``None``, so a
@@ -435,8 +435,9 @@ def check_trigger(trigger: GitHubTrigger) -> list[str]:
 def trigger_problems(trigger: GitHubTrigger) -> list[tuple[str, str]]:
     """:func:`check_trigger`'s problems as ``(key, message)``: the trigger key each is about.
 
-    The event and its actions are checked against GitHub's list (:mod:`agented_core.github_events`):
-    a name GitHub never sends would never fire, so it is a problem with a "did you mean".
+    The event and its actions are checked against GitHub's list
+    (:mod:`agented_core.triggers._github_events`): a name GitHub never sends would never fire,
+    so it is a problem with a "did you mean".
     """
     event = trigger.event
     problems: list[tuple[str, str]] = []

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
-from .errors import BadPayload, InvalidSignature, NotFoundError, PayloadTooLarge, TemplateError
-from .github import build_context, match, parse_body, verify_signature, with_command
-from .models import Bot, Execution, GitHubTrigger, Status, TriggerKind, WebhookTrigger
-from .prompts import render, render_argv
-from .webhooks import build_generic_context, match_filters, verify_generic_signature
+from ..errors import BadPayload, InvalidSignature, NotFoundError, PayloadTooLarge, TemplateError
+from ..models import Bot, Execution, GitHubTrigger, Status, TriggerKind, WebhookTrigger
+from ..run._prompts import render, render_argv
+from ._generic import build_generic_context, match_filters, verify_generic_signature
+from ._github import build_context, match, parse_body, verify_signature, with_command
 
 if TYPE_CHECKING:
-    from .agented import Agented
+    from ..agented import Agented
 
 GITHUB = "github"
 
@@ -212,7 +212,7 @@ class Deliveries:
 
     def _preview(self, bot: Bot, context: Mapping[str, Any]) -> str:
         """The prompt a run would get (for a command bot, its rendered command line)."""
-        from .preparation import base_context
+        from ..run._preparation import base_context
 
         probe = Execution(
             id="dry-run", bot=bot.name, trigger=TriggerKind.GITHUB, status=Status.QUEUED

@@ -22,9 +22,9 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .models import TERMINAL_STATUSES, Event, EventDraft, EventKind, Status
-from .redaction import Redactor
-from .store.base import Store
+from ..models import TERMINAL_STATUSES, Event, EventDraft, EventKind, Status
+from ..store.base import Store
+from ._redaction import Redactor
 
 log = logging.getLogger("agented.events")
 

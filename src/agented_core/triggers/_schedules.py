@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from attrs import frozen
 
-from .cron import CronSchedule, jitter_for
-from .models import Bot, CatchUp, ScheduleTrigger, TriggerKind
+from ..models import Bot, CatchUp, ScheduleTrigger, TriggerKind
+from ._cron import CronSchedule, jitter_for
 
 if TYPE_CHECKING:
-    from .agented import Agented
+    from ..agented import Agented
 
 log = logging.getLogger("agented.scheduler")
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from attrs import frozen
 
-from .models import ChainEntry
-from .store.base import Store
+from ..models import ChainEntry
+from ..store.base import Store
 
 BREAKER_THRESHOLD = 3
 """Transient failures of a provider within :data:`BREAKER_WINDOW` that open its breaker."""

@@ -43,11 +43,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from attrs import frozen
 
-from agented_core.codeargs import code_problems
 from agented_core.errors import TemplateError
+from agented_core.run._codeargs import code_problems
 
 if TYPE_CHECKING:
-    from agented_core.contexts import ContextShape
+    from agented_core.triggers._contexts import ContextShape
 
 __all__ = [
     "FILTERS",
@@ -298,7 +298,7 @@ def check_command(argv: Sequence[str], stdin: str | None = None) -> list[str]:
     ``node -e`` ...), into an interpreter's options, or into a prompt an interpreter reads
     from stdin (``stdin``, the prompt template) would be run as code, so it is refused; pass
     the value as a separate argument after the script instead
-    (``sh -c 'echo "$1"' sh '{pr.title}'``). The rule is in :mod:`agented_core.codeargs`.
+    (``sh -c 'echo "$1"' sh '{pr.title}'``). The rule is in :mod:`agented_core.run._codeargs`.
     """
     problems: list[str] = []
     templated: dict[int, str] = {}

@@ -6,11 +6,11 @@ import random
 
 import anyio
 import anyio.lowlevel
-from agented_core.events._log._redaction import Redactor
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agented_core.events._log import EventLog, status_event
+from agented_core.events._redaction import Redactor
 from agented_core.models import EventDraft, Status
 from agented_core.store.sqlite import SQLiteStore
 

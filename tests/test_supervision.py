@@ -146,8 +146,8 @@ async def test_pause_and_resume(open_agented: OpenAgented) -> None:
         execution = await ag.run("py")
         await first_event(ag, execution.id, "text", "started")
         await ag.pause(execution.id)
-        await wait_for(lambda: ag._active[execution.id].status is Status.PAUSED)
-        pgid = ag._active[execution.id].pgid
+        await wait_for(lambda: ag.supervisor.live[execution.id].execution.status is Status.PAUSED)
+        pgid = ag.supervisor.live[execution.id].execution.pgid
 
         def stopped() -> bool:
             with open(f"/proc/{pgid}/stat") as f:
@@ -155,7 +155,7 @@ async def test_pause_and_resume(open_agented: OpenAgented) -> None:
 
         await wait_for(stopped)
         await anyio.sleep(1.0)  # longer than the sleep: a paused child must not finish
-        assert ag._active[execution.id].status is Status.PAUSED
+        assert ag.supervisor.live[execution.id].execution.status is Status.PAUSED
         await ag.resume(execution.id)
         done = await ag.wait(execution.id, timeout=20)
         events = [e async for e in ag.events(execution.id)]
@@ -222,7 +222,7 @@ async def test_the_run_tag_is_stored_before_the_process_runs(
     async with open_agented([shell_bot("tagged", "pid-file", str(pid_file))]) as ag:
         execution = await ag.run("tagged")
         await wait_for(pid_file.exists)
-        await wait_for(lambda: ag._active[execution.id].status is Status.RUNNING)
+        await wait_for(lambda: ag.supervisor.live[execution.id].execution.status is Status.RUNNING)
         stored = await ag.store.get_execution(execution.id)
         assert stored is not None and stored.run_tag
         assert environ_value(int(pid_file.read_text()), RUN_TAG) == stored.run_tag

@@ -11,6 +11,7 @@ from ._contexts import ContextShape, shape_for
 from ._cron import CronSchedule
 from ._deliveries import Deliveries, DeliveryResult, DryRun, secrets_from_env
 from ._schedules import Schedule, Scheduler
+from ._start import StartRun
 
 __all__ = [
     "ContextShape",
@@ -20,6 +21,7 @@ __all__ = [
     "DryRun",
     "Schedule",
     "Scheduler",
+    "StartRun",
     "secrets_from_env",
     "shape_for",
 ]

@@ -81,9 +81,9 @@ async def test_cancel_ends_the_run_and_its_group(open_agented: OpenAgented, tmp_
 
 
 async def test_sigterm_ignored_means_sigkill_after_grace(open_agented: OpenAgented) -> None:
-    from agented_core.config import Config, Settings
+    from agented_core.config import AgentedSettings, Config
 
-    config = Config(settings=Settings(kill_grace=0.3))
+    config = Config(settings=AgentedSettings(kill_grace=0.3))
     async with open_agented(
         [shell_bot("stubborn", "ignore-term", timeout=0.5)], config=config
     ) as ag:

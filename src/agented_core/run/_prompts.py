@@ -39,15 +39,21 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from attrs import frozen
 
 from agented_core.errors import TemplateError
 from agented_core.run._codeargs import code_problems
 
-if TYPE_CHECKING:
-    from agented_core.triggers._contexts import ContextShape
+
+class Shape(Protocol):
+    """The keys a context provides (a trigger's ``ContextShape``), as :func:`check` reads them."""
+
+    def problem(self, path: str) -> str | None:
+        """What is wrong with ``path`` in this context, or ``None`` when it is provided."""
+        ...
+
 
 __all__ = [
     "FILTERS",
@@ -265,7 +271,7 @@ def render(
     return "".join(out)
 
 
-def check(template: str, shape: ContextShape) -> list[str]:
+def check(template: str, shape: Shape) -> list[str]:
     """Problems of ``template`` against the keys ``shape`` provides; empty if it is fine.
 
     A malformed template gives one problem; each unknown path gives one, with a suggestion

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agented_core.prompts import check_command, render_argv
+from agented_core.run._prompts import check_command, render_argv
 
 AGENTED = str(Path(sys.executable).parent / "agented")
 PYTHON = sys.executable

@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from agented_core import Concurrency, Status
-from agented_core.config import Config, Settings
+from agented_core.config import AgentedSettings, Config
 from agented_core.models import ConcurrencyPolicy
 from conftest import OpenAgented, shell_bot
 
@@ -49,7 +49,7 @@ async def test_global_limit_queues_first_in_first_out(
     open_agented: OpenAgented, tmp_path: Path
 ) -> None:
     gate = tmp_path / "gate"
-    config = Config(settings=Settings(max_concurrent_runs=1))
+    config = Config(settings=AgentedSettings(max_concurrent_runs=1))
     async with open_agented([gate_bot("g", gate)], config=config) as ag:
         ids = [(await ag.run("g", params={"pr": str(n)})).id for n in range(4)]
         await wait_status(ag, ids[0], Status.RUNNING)
@@ -140,7 +140,7 @@ async def test_skip_policy(open_agented: OpenAgented, tmp_path: Path) -> None:
 
 async def test_cancel_while_queued(open_agented: OpenAgented, tmp_path: Path) -> None:
     gate = tmp_path / "gate"
-    config = Config(settings=Settings(max_concurrent_runs=1))
+    config = Config(settings=AgentedSettings(max_concurrent_runs=1))
     async with open_agented([gate_bot("g", gate)], config=config) as ag:
         running = (await ag.run("g")).id
         waiting = (await ag.run("g")).id
@@ -169,7 +169,7 @@ async def test_paused_time_does_not_count_toward_the_timeout(open_agented: OpenA
 
 
 async def test_paused_too_long_is_cancelled(open_agented: OpenAgented) -> None:
-    config = Config(settings=Settings(max_pause=0.3))
+    config = Config(settings=AgentedSettings(max_pause=0.3))
     async with open_agented([shell_bot("p", "sleep", "30")], config=config) as ag:
         execution = await ag.run("p")
         async for event in ag.events(execution.id):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from agented_core.contexts import GITHUB_SECTIONS, Leaf, Record, shape_for, trigger_shape
 from agented_core.models import (
     Bot,
     GitHubTrigger,
@@ -13,7 +12,8 @@ from agented_core.models import (
     WebhookTrigger,
 )
 from agented_core.params import Param
-from agented_core.prompts import check
+from agented_core.run._prompts import check
+from agented_core.triggers._contexts import GITHUB_SECTIONS, Leaf, Record, shape_for, trigger_shape
 
 COMMON = ["bot.name", "bot.provider", "execution.id", "trigger", "now"]
 

@@ -6,17 +6,6 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agented_core.contexts import (
-    BASE,
-    GITHUB_EVENT_SECTIONS,
-    GITHUB_SECTIONS,
-    Leaf,
-    ListOf,
-    Node,
-    Open,
-    Record,
-    trigger_shape,
-)
 from agented_core.models import (
     Bot,
     Execution,
@@ -27,7 +16,18 @@ from agented_core.models import (
     WebhookTrigger,
 )
 from agented_core.params import Param, ParamType
-from agented_core.preparation import base_context
+from agented_core.run._preparation import base_context
+from agented_core.triggers._contexts import (
+    BASE,
+    GITHUB_EVENT_SECTIONS,
+    GITHUB_SECTIONS,
+    Leaf,
+    ListOf,
+    Node,
+    Open,
+    Record,
+    trigger_shape,
+)
 
 PAGE = Path(__file__).parent.parent / "docs" / "contexts.md"
 ROW = re.compile(r"^\| `([^`]+)` \| ([^|]+?) \| (.+) \|$")

@@ -12,7 +12,7 @@ from croniter import croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agented_core.cron import CronSchedule, jitter_for
+from agented_core.triggers._cron import CronSchedule, jitter_for
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:

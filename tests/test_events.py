@@ -9,9 +9,9 @@ import anyio.lowlevel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agented_core.events import EventLog, status_event
+from agented_core.events._log import EventLog, status_event
+from agented_core.events._redaction import Redactor
 from agented_core.models import EventDraft, Status
-from agented_core.redaction import Redactor
 from agented_core.store.sqlite import SQLiteStore
 
 EXEC = "01EXECUTION"

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from agented_core.contexts import trigger_shape
-from agented_core.github import build_context
 from agented_core.models import GitHubTrigger
-from agented_core.prompts import render, resolve
+from agented_core.run._prompts import render, resolve
+from agented_core.triggers._contexts import trigger_shape
+from agented_core.triggers._github import build_context
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
 FILES = sorted(FIXTURES.glob("*.json"))

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agented_core.contexts import trigger_shape
-from agented_core.github import build_context, check_trigger, match, with_command
 from agented_core.models import GitHubTrigger
-from agented_core.prompts import render
+from agented_core.run._prompts import render
+from agented_core.triggers._contexts import trigger_shape
+from agented_core.triggers._github import build_context, check_trigger, match, with_command
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
 FILES = sorted(FIXTURES.glob("*.json"))

@@ -18,7 +18,7 @@ from agented_core.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from agented_core.github import parse_body, verify_signature
+from agented_core.triggers._github import parse_body, verify_signature
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
 FILES = sorted(FIXTURES.glob("*.json"))

@@ -636,7 +636,7 @@ async def test_the_docs_example_of_a_client_for_hosts_runs(
 def test_the_command_line_says_when_the_server_cannot_be_reached(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from agented_core.cli import run_cli
+    from agented_cli import run_cli
 
     url = f"http://127.0.0.1:{_closed_port()}/agented"
     assert run_cli(["executions", "--url", url]) == 2

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from agented_core import Bot, GitHubTrigger, ManualTrigger
+from agented_core.config import AgentedSettings as CoreSettings
 from agented_core.config import Config, WebhookSource
-from agented_core.config import Settings as CoreSettings
 from agented_http import Settings
 from conftest import FAKE_CLI
 from http_support import KEY, SECRET, ThreadServer

@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agented_core.cli import run_cli
-from agented_core.process import group_alive
+from agented_cli import run_cli
+from agented_core.run._process import group_alive
 from conftest import FAKE_CLI, alive
 
 AGENTED = str(Path(sys.executable).parent / "agented")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from agented_core.cli._bots import DEFAULT_BOT, bot_names, bot_text
+from agented_cli._bots import DEFAULT_BOT, bot_names, bot_text
 
 AGENTED = str(Path(sys.executable).parent / "agented")
 EXAMPLES_BOTS = Path(__file__).parent.parent / "examples" / "bots"
@@ -68,7 +68,7 @@ def test_the_library_is_the_documented_one() -> None:
     assert bot_names() == sorted(DELIVERIES)
     listed = (EXAMPLES_BOTS / "README.md").read_text()
     for name in bot_names():
-        assert f"src/agented_core/cli/bots/{name}.toml" in listed
+        assert f"src/agented_cli/bots/{name}.toml" in listed
 
 
 @pytest.mark.parametrize("name", sorted(DELIVERIES))

@@ -70,7 +70,7 @@ async def settle(ag: Agented, execution_id: str, status: Status):
         while True:
             execution = await ag.get(execution_id)
             if execution.status is status and (
-                status is not Status.WAITING or execution_id not in ag._active
+                status is not Status.WAITING or execution_id not in ag.supervisor
             ):
                 return execution  # a waiting run counts once its drive has let go of it
             if execution.status.terminal:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agented_core import Execution, Status, TriggerKind
-from agented_core.owners import Owner
+from agented_core.run._owners import Owner
 from agented_core.store.base import Store
 from agented_core.store.sqlite import SQLiteStore
 

@@ -16,9 +16,9 @@ from agented_core import Bot, ChainEntry, Config, Execution, ManualTrigger, Trig
 from agented_core.config import Price
 from agented_core.models import ChainEntry as Entry
 from agented_core.plugins import Plugins
-from agented_core.preparation import prepare
 from agented_core.providers import Provider
 from agented_core.providers.pricing import cost_of, cost_of_models, find_price, price_tokens
+from agented_core.run._preparation import prepare
 from agented_core.validation import validate
 
 GPT = Price(input=1.25, output=10.0, cache_read=0.125)

@@ -1,7 +1,7 @@
 """Processes a run started that left its process group (``setsid``) end with the run.
 
 Claude Code's Bash tool starts every command in a session of its own, so signalling the CLI's
-process group does not reach them; :func:`agented_core.process.kill_group` finds them through
+process group does not reach them; :func:`agented_core.run._process.kill_group` finds them through
 their parents and ends them too.
 """
 
@@ -19,7 +19,7 @@ import anyio
 import pytest
 
 from agented_core import Bot, ManualTrigger, Status
-from agented_core.process import (
+from agented_core.run._process import (
     RUN_TAG,
     end_run,
     environ_value,

@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agented_core.contexts import shape_for
 from agented_core.errors import TemplateError
 from agented_core.models import Bot, GitHubTrigger, ManualTrigger
-from agented_core.prompts import (
+from agented_core.run._prompts import (
     check,
     check_command,
     escape,
@@ -23,6 +22,7 @@ from agented_core.prompts import (
     render_workdir,
     resolve,
 )
+from agented_core.triggers._contexts import shape_for
 
 CTX: dict[str, Any] = {
     "pr": {

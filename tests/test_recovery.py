@@ -19,8 +19,8 @@ import anyio
 import pytest
 
 from agented_core import Agented, Status
-from agented_core.owners import Owner
-from agented_core.process import RUN_TAG, group_alive, process_start_time
+from agented_core.run._owners import Owner
+from agented_core.run._process import RUN_TAG, group_alive, process_start_time
 from agented_core.store.sqlite import SQLiteStore
 from conftest import FAKE_CLI, alive
 

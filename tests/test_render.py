@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agented_cli._render import PlainRenderer, TerminalRenderer, one_line
 from agented_core.models import Event
-from agented_core.render import PlainRenderer, TerminalRenderer, one_line
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 kinds = st.sampled_from(

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agented_core.models import ErrorKind
-from agented_core.retries import Action, RetryPolicy, backoff, decide
+from agented_core.run._retries import Action, RetryPolicy, backoff, decide
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ import pytest
 
 from agented_core import Agented, Bot, ScheduleTrigger, Status
 from agented_core.models import CatchUp
-from agented_core.scheduler import Scheduler
+from agented_core.triggers._schedules import Scheduler
 from conftest import FAKE_CLI
 
 pytestmark = pytest.mark.anyio
@@ -51,7 +51,9 @@ async def test_three_processes_one_store_one_run_per_fire(db_url: str) -> None:
             await stack.enter_async_context(Agented.open(db_url, bots=[bot], entry_points=False))
             for _ in range(3)
         ]
-        schedulers = [Scheduler(ag, clock=clock, on_time=900) for ag in hosts]
+        schedulers = [
+            Scheduler(ag.config, ag.store, ag.run, clock=clock, on_time=900) for ag in hosts
+        ]
         for s in schedulers:
             await s.tick()  # first sight: start counting
         end = start + timedelta(hours=25)  # 25 real hours = one local day on the long night
@@ -63,7 +65,7 @@ async def test_three_processes_one_store_one_run_per_fire(db_url: str) -> None:
         runs = await all_runs(hosts[0])
         for ag in hosts:
             for execution_id in started:
-                if execution_id in ag._active:
+                if execution_id in ag.supervisor:
                     await ag.wait(execution_id, timeout=30)
     fires = schedulers[0].schedules[0].cron.fires_between(start, clock.now)
     assert len(fires) == 96  # 25 hours, but the repeated hour 02:00-03:00 fires once
@@ -75,7 +77,7 @@ async def test_three_processes_one_store_one_run_per_fire(db_url: str) -> None:
 async def test_catch_up_once_runs_one_for_all_missed(open_agented) -> None:
     clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
     async with open_agented([nightly("0 * * * *", catch_up=CatchUp.ONCE)]) as ag:
-        scheduler = Scheduler(ag, clock=clock)
+        scheduler = Scheduler(ag.config, ag.store, ag.run, clock=clock)
         assert await scheduler.tick() == []
         clock.now += timedelta(hours=5, minutes=30)  # down for five fires
         started = await scheduler.tick()
@@ -90,7 +92,7 @@ async def test_catch_up_once_runs_one_for_all_missed(open_agented) -> None:
 async def test_catch_up_skip_drops_stale_fires(open_agented) -> None:
     clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
     async with open_agented([nightly("0 * * * *")]) as ag:
-        scheduler = Scheduler(ag, clock=clock)
+        scheduler = Scheduler(ag.config, ag.store, ag.run, clock=clock)
         await scheduler.tick()
         clock.now += timedelta(hours=5, minutes=30)
         assert await scheduler.tick() == []  # the newest fire is 30 min late: stale
@@ -104,10 +106,10 @@ async def test_state_survives_a_restart(db_url: str) -> None:
     clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
     bot = nightly("0 * * * *", catch_up=CatchUp.ONCE)
     async with Agented.open(db_url, bots=[bot], entry_points=False) as ag:
-        await Scheduler(ag, clock=clock).tick()
+        await Scheduler(ag.config, ag.store, ag.run, clock=clock).tick()
     clock.now += timedelta(hours=2, minutes=1)
     async with Agented.open(db_url, bots=[bot], entry_points=False) as ag:
-        started = await Scheduler(ag, clock=clock).tick()
+        started = await Scheduler(ag.config, ag.store, ag.run, clock=clock).tick()
         assert len(started) == 1
         await ag.wait(started[0], timeout=20)
         state = await ag.store.get_state("schedule:nightly#0")
@@ -118,7 +120,7 @@ async def test_state_survives_a_restart(db_url: str) -> None:
 async def test_jitter_delays_the_fire_alike_everywhere(open_agented) -> None:
     clock = Clock(datetime(2026, 3, 1, 11, 59, tzinfo=UTC))
     async with open_agented([nightly("0 12 * * *", jitter=600.0)]) as ag:
-        scheduler = Scheduler(ag, clock=clock)
+        scheduler = Scheduler(ag.config, ag.store, ag.run, clock=clock)
         await scheduler.tick()
         delay = scheduler.schedules[0].jitter(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
         assert 0 <= delay < 600
@@ -133,7 +135,7 @@ async def test_jitter_delays_the_fire_alike_everywhere(open_agented) -> None:
 async def test_next_fire_for_listing(open_agented) -> None:
     clock = Clock(datetime(2026, 3, 28, 12, 0, tzinfo=UTC))
     async with open_agented([nightly("30 2 * * *", timezone="Europe/Berlin")]) as ag:
-        scheduler = Scheduler(ag, clock=clock)
+        scheduler = Scheduler(ag.config, ag.store, ag.run, clock=clock)
         # 02:30 does not exist in Berlin on 2026-03-29: it fires when the gap ends, 03:00 CEST
         assert scheduler.next_fire("nightly") == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
         assert scheduler.next_fire("other") is None

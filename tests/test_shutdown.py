@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from agented_core import Agented, Status
-from agented_core.process import group_alive
+from agented_core.run._process import group_alive
 from conftest import FAKE_CLI
 
 pytestmark = pytest.mark.anyio

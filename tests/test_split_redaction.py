@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from agented_core import Account, Bot, ManualTrigger
 from agented_core.config import Config
-from agented_core.runner import DEFAULT_MAX_LINE, LineSplitter
+from agented_core.run._runner import DEFAULT_MAX_LINE, LineSplitter
 from conftest import OpenAgented
 
 pytestmark = pytest.mark.anyio

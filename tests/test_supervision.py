@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from agented_core import Agented, ErrorKind, Status
-from agented_core.process import group_alive
+from agented_core.run._process import group_alive
 from conftest import OpenAgented, alive, shell_bot
 
 pytestmark = pytest.mark.anyio
@@ -81,9 +81,9 @@ async def test_cancel_ends_the_run_and_its_group(open_agented: OpenAgented, tmp_
 
 
 async def test_sigterm_ignored_means_sigkill_after_grace(open_agented: OpenAgented) -> None:
-    from agented_core.config import Config, Settings
+    from agented_core.config import AgentedSettings, Config
 
-    config = Config(settings=Settings(kill_grace=0.3))
+    config = Config(settings=AgentedSettings(kill_grace=0.3))
     async with open_agented(
         [shell_bot("stubborn", "ignore-term", timeout=0.5)], config=config
     ) as ag:
@@ -103,7 +103,7 @@ async def test_idle_watchdog_ends_a_silent_cli(open_agented: OpenAgented) -> Non
 
 
 async def test_result_then_hang_keeps_the_results_outcome(open_agented: OpenAgented) -> None:
-    from agented_core.runner import Limits
+    from agented_core.run._runner import Limits
 
     bot = shell_bot("hang", "result-hang", options={"format": "events"}, timeout=60)
     async with open_agented([bot]) as ag:
@@ -146,8 +146,8 @@ async def test_pause_and_resume(open_agented: OpenAgented) -> None:
         execution = await ag.run("py")
         await first_event(ag, execution.id, "text", "started")
         await ag.pause(execution.id)
-        await wait_for(lambda: ag._active[execution.id].status is Status.PAUSED)
-        pgid = ag._active[execution.id].pgid
+        await wait_for(lambda: ag.supervisor.live[execution.id].execution.status is Status.PAUSED)
+        pgid = ag.supervisor.live[execution.id].execution.pgid
 
         def stopped() -> bool:
             with open(f"/proc/{pgid}/stat") as f:
@@ -155,7 +155,7 @@ async def test_pause_and_resume(open_agented: OpenAgented) -> None:
 
         await wait_for(stopped)
         await anyio.sleep(1.0)  # longer than the sleep: a paused child must not finish
-        assert ag._active[execution.id].status is Status.PAUSED
+        assert ag.supervisor.live[execution.id].execution.status is Status.PAUSED
         await ag.resume(execution.id)
         done = await ag.wait(execution.id, timeout=20)
         events = [e async for e in ag.events(execution.id)]
@@ -216,13 +216,13 @@ async def test_each_attempt_records_its_exit_code(open_agented: OpenAgented) -> 
 async def test_the_run_tag_is_stored_before_the_process_runs(
     open_agented: OpenAgented, tmp_path: Path
 ) -> None:
-    from agented_core.process import RUN_TAG, environ_value
+    from agented_core.run._process import RUN_TAG, environ_value
 
     pid_file = tmp_path / "pid"
     async with open_agented([shell_bot("tagged", "pid-file", str(pid_file))]) as ag:
         execution = await ag.run("tagged")
         await wait_for(pid_file.exists)
-        await wait_for(lambda: ag._active[execution.id].status is Status.RUNNING)
+        await wait_for(lambda: ag.supervisor.live[execution.id].execution.status is Status.RUNNING)
         stored = await ag.store.get_execution(execution.id)
         assert stored is not None and stored.run_tag
         assert environ_value(int(pid_file.read_text()), RUN_TAG) == stored.run_tag

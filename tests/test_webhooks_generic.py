@@ -10,7 +10,7 @@ import pytest
 
 from agented_core.errors import InvalidSignature
 from agented_core.models import WebhookTrigger
-from agented_core.webhooks import (
+from agented_core.triggers._generic import (
     build_generic_context,
     check_filters,
     match_filters,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agented_core.errors import TemplateError
-from agented_core.prompts import render_workdir
+from agented_core.run._prompts import render_workdir
 
 AGENTED = str(Path(sys.executable).parent / "agented")
 

@@ -12,9 +12,7 @@
 from __future__ import annotations
 
 import builtins
-import logging
 import signal
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -23,31 +21,25 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
-from anyio.abc import TaskGroup
 from attrs import evolve
 from ulid import ULID
 
-from .concurrency import Admission, Skipped
+from .clock import Clock, utcnow
 from .config import Config, load_config
-from .deliveries import Deliveries
 from .errors import ConfigError, ConflictError, NotFoundError
-from .events import EventLog
-from .executor import Executor, utcnow
-from .models import AttemptRecord, Bot, Event, Execution, Status, TriggerKind
-from .owners import Owner
+from .events._log import EventLog
+from .models import Bot, Event, Execution, Status, TriggerKind
 from .params import resolve, with_defaults
 from .plugins import Plugins
-from .preparation import base_context
-from .process import end_run
-from .runner import StopReason
-from .scheduler import Scheduler
+from .run._executor import Executor
+from .run._owners import Owner
+from .run._ownership import Ownership
+from .run._supervisor import Supervisor
 from .storable import require_storable
 from .store.base import Store
+from .triggers._deliveries import Deliveries
+from .triggers._schedules import Scheduler
 from .validation import validate
-
-log = logging.getLogger("agented")
-
-ACTIVE = (Status.QUEUED, Status.RUNNING, Status.PAUSED)
 
 
 def new_execution_id() -> str:
@@ -68,6 +60,10 @@ class Agented:
     owner to cancel them through the store, but never touches them while the owner lives. Once
     the owner is gone (provably, on this host, or by a stale heartbeat) any process may end
     them: recovery, every ``sweep_interval`` seconds, and a cancel end their processes first.
+
+    The facade holds no run state of its own: :attr:`supervisor` has one live run per
+    execution this process drives, :attr:`ownership` the heartbeats, recovery and waking,
+    :attr:`deliveries` and :attr:`scheduler` the triggers, each given only what it uses.
     """
 
     def __init__(
@@ -82,23 +78,18 @@ class Agented:
         stale_after: float = 15.0,
         sweep_interval: float = 2.0,
         shutdown_grace: float | None = None,
-        clock: Any = None,
+        clock: Clock | None = None,
         host_env: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
         self.plugins = plugins
         self.store = store
-        self._here = Owner.this_process()
-        self.owner = str(self._here)
-        self.heartbeat_interval = heartbeat_interval
-        self.control_interval = control_interval
-        self.wake_interval = wake_interval
-        self.stale_after = stale_after
-        self.sweep_interval = sweep_interval
+        here = Owner.this_process()
+        self.owner = str(here)
         self.shutdown_grace = (
             config.settings.shutdown_grace if shutdown_grace is None else shutdown_grace
         )
-        self.clock = clock or utcnow
+        self.clock: Clock = clock or utcnow
         self.event_log = EventLog(store, clock=self.clock)
         self.executor = Executor(
             config=config,
@@ -109,15 +100,32 @@ class Agented:
             clock=self.clock,
             host_env=host_env,
         )
-        self.deliveries = Deliveries(self)
-        self.scheduler = Scheduler(self, clock=self.clock)
-        self._tg: TaskGroup | None = None
-        self.admission = Admission(config.settings.max_concurrent_runs)
-        self._active: dict[str, Execution] = {}
-        self._scopes: dict[str, anyio.CancelScope] = {}
-        self._cancel_reasons: dict[str, str] = {}
-        self._done: dict[str, anyio.Event] = {}
-        self._accepting = False
+        self.supervisor = Supervisor(
+            executor=self.executor,
+            event_log=self.event_log,
+            plugins=plugins,
+            max_concurrent_runs=config.settings.max_concurrent_runs,
+            clock=self.clock,
+        )
+        self.ownership = Ownership(
+            store=store,
+            supervisor=self.supervisor,
+            executor=self.executor,
+            event_log=self.event_log,
+            bots=config.bots,
+            kill_grace=config.settings.kill_grace,
+            clock=self.clock,
+            here=here,
+            heartbeat_interval=heartbeat_interval,
+            control_interval=control_interval,
+            wake_interval=wake_interval,
+            stale_after=stale_after,
+            sweep_interval=sweep_interval,
+        )
+        self.deliveries = Deliveries(
+            config, store, self.run, prompt_context=plugins.prompt_context, clock=self.clock
+        )
+        self.scheduler = Scheduler(config, store, self.run, clock=self.clock)
 
     # opening and closing
     @classmethod
@@ -167,16 +175,15 @@ class Agented:
         body_error: BaseException | None = None
         try:
             async with anyio.create_task_group() as tg:
-                agented._tg = tg
                 agented.event_log.start(tg)
                 if recover:
-                    await agented._recover()
-                agented._accepting = True
-                tg.start_soon(agented._owner_loop)
+                    await agented.ownership.recover()
+                agented.supervisor.serve(tg)
+                tg.start_soon(agented.ownership.owner_loop)
                 if recover:
-                    tg.start_soon(agented._sweep_loop)
+                    tg.start_soon(agented.ownership.sweep_loop)
                 if wake:
-                    tg.start_soon(agented._wake_loop)
+                    tg.start_soon(agented.ownership.wake_loop)
                 if schedules:
                     tg.start_soon(agented.scheduler.run)
                 try:
@@ -187,38 +194,15 @@ class Agented:
                     body_error = exc
                 finally:
                     with anyio.CancelScope(shield=True):
-                        await agented._shutdown()
+                        await agented.supervisor.shutdown(
+                            agented.shutdown_grace, cfg.settings.kill_grace
+                        )
                     tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await store.close()
         if body_error is not None:
             raise body_error
-
-    async def _shutdown(self) -> None:
-        """Stop taking runs; give running ones a grace period; then end them as interrupted."""
-        self._accepting = False
-        with anyio.move_on_after(self.shutdown_grace):
-            for execution_id in list(self._done):
-                done = self._done.get(execution_id)
-                if done is not None:
-                    await done.wait()
-        for run in list(self.executor.runs.values()):
-            run.stop(StopReason.SHUTDOWN)
-        for scope in list(self._scopes.values()):
-            scope.cancel()
-        with anyio.move_on_after(self.config.settings.kill_grace + 10):
-            for execution_id in list(self._done):
-                done = self._done.get(execution_id)
-                if done is not None:
-                    await done.wait()
-        for execution in list(self._active.values()):
-            if not execution.status.terminal:
-                await self.executor.set_status(
-                    execution, Status.INTERRUPTED, reason="the host shut down"
-                )
-            await self.event_log.close(execution.id)
-        await self.event_log.flush()
 
     async def wait_for_signal(self) -> int:
         """Wait for SIGTERM or SIGINT and return it; the caller then leaves ``open()``'s block,
@@ -231,7 +215,7 @@ class Agented:
 
     def stop_accepting(self) -> None:
         """Refuse new runs from now on (graceful shutdown has begun)."""
-        self._accepting = False
+        self.supervisor.stop_accepting()
 
     # bots
     @property
@@ -276,7 +260,7 @@ class Agented:
             params = dict(params or {})
         else:
             params = with_defaults(bot.param_specs, params or {})
-        if not self._accepting or self._tg is None:
+        if not self.supervisor.taking_runs():
             raise ConflictError("agented is shutting down and takes no new runs")
         execution = Execution(
             id=new_execution_id(),
@@ -292,70 +276,13 @@ class Agented:
             heartbeat_at=self.clock(),
             rerun_of=rerun_of,
         )
-        self.event_log.open(execution.id, 0)
-        self._active[execution.id] = execution
-        self._done[execution.id] = anyio.Event()
-        await self.executor.set_status(execution, Status.QUEUED)
-        self._start(execution, bot)
+        await self.supervisor.launch(execution, bot)
         return execution
-
-    def _start(self, execution: Execution, bot: Bot) -> None:
-        """Drive the execution in the background; its cancel scope exists from now on, so a
-        cancel that comes before the task runs is not lost."""
-        assert self._tg is not None
-        self._scopes[execution.id] = anyio.CancelScope()
-        self._tg.start_soon(self._drive, execution, bot)
-
-    async def _drive(self, execution: Execution, bot: Bot) -> None:
-        scope = self._scopes[execution.id]
-        try:
-            with scope:
-                context = {**execution.context, **base_context(bot, execution, self.clock())}
-                key = self.admission.group_key(bot, context)
-                try:
-                    async with self.admission.admit(execution.id, bot, key, self._supersede):
-                        scope.shield = True  # from here on, stopping goes through the runner
-                        await self.executor.execute(execution, bot)
-                except Skipped as exc:
-                    await self.executor.set_status(execution, Status.SKIPPED, reason=str(exc))
-            if scope.cancelled_caught and not execution.status.terminal:
-                with anyio.CancelScope(shield=True):
-                    if self._accepting:
-                        reason = self._cancel_reasons.pop(execution.id, "cancelled")
-                        await self.executor.set_status(
-                            execution, Status.CANCELLED, reason=f"{reason} while queued"
-                        )
-                    else:
-                        await self.executor.set_status(
-                            execution, Status.INTERRUPTED, reason="the host shut down"
-                        )
-        except Exception as exc:
-            log.exception("execution %s failed inside agented", execution.id)
-            if not execution.status.terminal:
-                with anyio.CancelScope(shield=True):
-                    await self.executor.set_status(
-                        execution, Status.FAILED, reason=f"internal error: {exc}"
-                    )
-        finally:
-            self._scopes.pop(execution.id, None)
-            with anyio.CancelScope(shield=True):
-                await self.event_log.close(execution.id)
-                self._active.pop(execution.id, None)
-                done = self._done.pop(execution.id, None)
-                if done is not None:
-                    done.set()
-                if execution.status.terminal:
-                    await self.plugins.notify("agented_execution_finished", execution=execution)
-
-    async def _supersede(self, execution_id: str) -> None:
-        """Cancel an earlier run of a ``cancel-in-progress`` group."""
-        if execution_id in self._active:
-            self._apply_control(execution_id, "cancel", reason="superseded by a newer run")
 
     # reading
     async def get(self, execution_id: str) -> Execution:
         """The execution; :class:`NotFoundError` if there is none."""
-        local = self._active.get(execution_id)
+        local = self.supervisor.execution(execution_id)
         if local is not None:
             return evolve(local)
         execution = await self.store.get_execution(execution_id)
@@ -388,7 +315,7 @@ class Agented:
             if execution is None or execution.status.terminal:
                 return True
             # a waiting execution belongs to nobody until it is woken: keep following it
-            return execution.status is not Status.WAITING and self._orphaned(execution)
+            return execution.status is not Status.WAITING and self.ownership.orphaned(execution)
 
         async for event in self.event_log.follow(execution_id, after=after, is_finished=finished):
             yield event
@@ -399,14 +326,14 @@ class Agented:
         Raises ``TimeoutError`` after ``timeout`` seconds.
         """
         with anyio.fail_after(timeout):
-            done = self._done.get(execution_id)
+            done = self.supervisor.done(execution_id)
             if done is not None:
                 await done.wait()
             while True:
                 execution = await self.get(execution_id)
                 if execution.status.terminal:
                     return execution
-                done = self._done.get(execution_id)
+                done = self.supervisor.done(execution_id)
                 if done is not None:
                     await done.wait()
                 else:
@@ -440,17 +367,21 @@ class Agented:
         execution = await self.get(execution_id)
         if execution.status.terminal:
             raise ConflictError(f"execution {execution_id} has already {execution.status.value}")
-        if execution_id in self._active:
-            self._apply_control(execution_id, action)
+        if execution_id in self.supervisor:
+            self.supervisor.control(execution_id, action)
             await anyio.lowlevel.checkpoint()
             return await self.get(execution_id)
         if action == "pause" and execution.status is not Status.RUNNING:
             raise ConflictError(f"only a running execution can be paused, not a {execution.status}")
         if action == "resume" and execution.status is not Status.PAUSED:
             raise ConflictError(f"only a paused execution can be resumed, not a {execution.status}")
-        if action == "cancel" and (execution.status is Status.WAITING or self._orphaned(execution)):
+        if action == "cancel" and (
+            execution.status is Status.WAITING or self.ownership.orphaned(execution)
+        ):
             # nobody runs it: end what is left of its processes, then finish it here
-            ended = await self._end_orphan(execution, Status.CANCELLED, "cancelled", waiting=True)
+            ended = await self.ownership.end_orphan(
+                execution, Status.CANCELLED, "cancelled", waiting=True
+            )
             if ended is None:  # another process is ending it: wait for that
                 with anyio.move_on_after(self.config.settings.kill_grace + 15):
                     while not (ended := await self.get(execution_id)).status.terminal:
@@ -462,38 +393,6 @@ class Agented:
         await self.store.request_control(execution_id, action)
         return execution
 
-    def _apply_control(self, execution_id: str, action: str, *, reason: str = "cancelled") -> None:
-        run = self.executor.runs.get(execution_id)
-        execution = self._active.get(execution_id)
-        if execution is None:
-            return
-        if action == "cancel":
-            if run is not None:
-                run.stop(StopReason.CANCEL, reason)
-            else:
-                self._cancel_reasons[execution_id] = reason
-                scope = self._scopes.get(execution_id)
-                if scope is not None:
-                    scope.cancel()
-        elif action == "pause":
-            if run is None or execution.status is not Status.RUNNING:
-                raise ConflictError(
-                    f"only a running execution can be paused, not a {execution.status}"
-                )
-            if run.pause() and self._tg is not None:
-                self._tg.start_soon(self._set_status_soon, execution, Status.PAUSED)
-        elif action == "resume":
-            if run is None or execution.status is not Status.PAUSED:
-                raise ConflictError(
-                    f"only a paused execution can be resumed, not a {execution.status}"
-                )
-            if run.resume() and self._tg is not None:
-                self._tg.start_soon(self._set_status_soon, execution, Status.RUNNING)
-
-    async def _set_status_soon(self, execution: Execution, status: Status) -> None:
-        if not execution.status.terminal:
-            await self.executor.set_status(execution, status)
-
     # waiting executions
     async def wake_due(self) -> builtins.list[str]:
         """Start again every ``waiting`` execution whose ``retry_at`` has come.
@@ -501,185 +400,7 @@ class Agented:
         Any process sharing the store may do it (also after the owner restarted or died); a
         lease on (execution, retry_at) makes exactly one of them take each execution.
         """
-        if not self._accepting or self._tg is None:
-            return []
-        now = self.clock()
-        woken: list[str] = []
-        for execution in await self.store.find_executions([Status.WAITING]):
-            if execution.retry_at is None or execution.retry_at > now:
-                continue
-            if execution.id in self._active or execution.bot not in self.bots:
-                continue
-            key = f"wake:{execution.id}:{execution.retry_at.isoformat()}"
-            # a fresh token per try: a claim already held by anyone, this process included,
-            # means someone else took it
-            if not await self.store.claim(key, uuid.uuid4().hex, 86400.0):
-                continue
-            if execution.id in self._active:
-                continue
-            bot = self.bots[execution.bot]
-            execution.owner = self.owner
-            self.event_log.open(execution.id, await self.store.last_seq(execution.id))
-            self._active[execution.id] = execution
-            self._done[execution.id] = anyio.Event()
-            await self.executor.set_status(
-                execution, Status.QUEUED, reason="the wait is over: retrying"
-            )
-            self._start(execution, bot)
-            woken.append(execution.id)
-        return woken
-
-    async def _wake_loop(self) -> None:
-        while True:
-            await anyio.sleep(self.wake_interval)
-            try:
-                await self.wake_due()
-            except Exception:
-                log.exception("waking waiting executions failed")
-
-    # ownership
-    def _orphaned(self, execution: Execution) -> bool:
-        """True when the execution's owner is another process that is gone.
-
-        Gone provably (on this host: its pid is not alive, or is another process; or the
-        machine rebooted), or presumably: it stopped beating for ``stale_after`` seconds.
-        """
-        if execution.owner == self.owner:
-            return False
-        owner = Owner.parse(execution.owner)
-        if owner is not None and owner.gone(self._here):
-            return True
-        return self._stale(execution.heartbeat_at or execution.created_at)
-
-    def _stale(self, beat: datetime | None) -> bool:
-        return beat is None or self.clock() - beat > timedelta(seconds=self.stale_after)
-
-    async def _owner_loop(self) -> None:
-        """Beat the heartbeat of this process's runs; apply control requests from others."""
-        last_beat = 0.0
-        while True:
-            await anyio.sleep(self.control_interval)
-            try:
-                ids = list(self._active)
-                if anyio.current_time() - last_beat >= self.heartbeat_interval:
-                    await self.store.heartbeat(ids, self.owner, self.clock())
-                    last_beat = anyio.current_time()
-                for execution_id, action in (await self.store.take_controls(ids)).items():
-                    try:
-                        self._apply_control(execution_id, action)
-                    except ConflictError as exc:
-                        log.info("ignored %s of %s: %s", action, execution_id, exc)
-            except Exception:
-                log.exception("heartbeat failed")
-
-    async def _sweep_loop(self) -> None:
-        while True:
-            await anyio.sleep(self.sweep_interval)
-            try:
-                await self._recover()
-            except Exception:
-                log.exception("recovering executions of dead processes failed")
-
-    async def _recover(self) -> builtins.list[str]:
-        """Interrupt the executions whose owner is gone, ending their processes first.
-
-        Only owners that are gone or have a stale heartbeat are looked at closer, so a sweep
-        over a store full of live runs reads one row per owner. The ids interrupted.
-        """
-        interrupted: list[str] = []
-        for owner, oldest in (await self.store.owners(ACTIVE)).items():
-            if owner == self.owner:
-                continue
-            parsed = Owner.parse(owner)
-            if not (parsed is not None and parsed.gone(self._here)) and not self._stale(oldest):
-                continue
-            found = await self.store.find_executions(ACTIVE, owner=owner)
-            for execution in found:
-                if execution.owner != owner or not self._orphaned(execution):
-                    continue
-                reason = (
-                    f"its process ({execution.owner}) stopped while it was {execution.status.value}"
-                )
-                ended = await self._end_orphan(execution, Status.INTERRUPTED, reason)
-                if ended is not None and ended.status is Status.INTERRUPTED:
-                    interrupted.append(ended.id)
-        return interrupted
-
-    async def _end_orphan(
-        self, execution: Execution, status: Status, reason: str, *, waiting: bool = False
-    ) -> Execution | None:
-        """End an execution nobody runs: its processes first, then its status.
-
-        A lease makes one process do it when several find the same orphan (a sweep and a
-        cancel, two servers). ``None`` when another process holds it; the execution as it
-        ended otherwise (also when it had ended, or its owner came back, meanwhile).
-        ``waiting`` lets a ``waiting`` execution (which belongs to nobody) be ended too.
-        """
-        key = f"end:{execution.id}"
-        token = uuid.uuid4().hex
-        ttl = self.config.settings.kill_grace + 60.0
-        if not await self.store.claim(key, token, ttl):
-            return None
-        ended: Execution | None = None
-        try:
-            with anyio.CancelScope(shield=True):  # once begun, an orphan is ended whole
-                ended = await self._finish_orphan(execution.id, status, reason, waiting)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self.store.release(key, token)
-        return ended
-
-    async def _finish_orphan(
-        self, execution_id: str, status: Status, reason: str, waiting: bool
-    ) -> Execution | None:
-        current = await self.store.get_execution(execution_id)  # as it is now, under the lease
-        if current is None or current.status.terminal:
-            return current
-        if not ((waiting and current.status is Status.WAITING) or self._orphaned(current)):
-            return current
-        await self._kill_leftovers(current)
-        cut = current.status in (Status.RUNNING, Status.PAUSED) and current.attempt > 0
-        if cut and all(a.number != current.attempt for a in current.attempts):
-            # the attempt its dead owner never got to record
-            current.attempts.append(
-                AttemptRecord(
-                    number=current.attempt,
-                    provider=current.provider or "",
-                    account=current.account,
-                    finished_at=self.clock(),
-                    error=reason,
-                    decision=status.value,
-                )
-            )
-        self.event_log.open(current.id, await self.store.last_seq(current.id))
-        try:
-            await self.executor.set_status(current, status, reason=reason)
-        finally:
-            await self.event_log.close(current.id)
-        return current
-
-    async def _kill_leftovers(self, execution: Execution) -> None:
-        """End what is left of the execution's processes, if they are visible and provably its.
-
-        The group only when its leader is the recorded process (or a member carries the run
-        tag), and every process with the run tag started since the run began: a recycled pid
-        is never touched. An owner on another host or boot left nothing to end from here.
-        """
-        owner = Owner.parse(execution.owner)
-        if owner is None or not owner.local(self._here):
-            return
-        if execution.pgid is None and not execution.run_tag:
-            return
-        left = await end_run(
-            execution.pgid,
-            execution.process_start,
-            execution.run_tag,
-            self.config.settings.kill_grace,
-        )
-        if left:
-            log.warning(
-                "ended the leftover processes of %s (group %s)", execution.id, execution.pgid
-            )
+        return await self.ownership.wake_due()
 
     # for hosts and the HTTP adapter
     async def ready(self) -> None:
@@ -706,7 +427,7 @@ class Agented:
         Executions whose process died are interrupted first (their processes ended), as
         recovery does: pruning never leaves a run's processes behind without a record.
         """
-        await self._recover()
+        await self.ownership.recover()
         days = older_than_days or self.config.settings.retention_days
         cutoff: datetime = self.clock() - timedelta(days=days)
         return await self.store.delete_executions(cutoff)

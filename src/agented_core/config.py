@@ -31,12 +31,15 @@ from .models import (
     WebhookTrigger,
 )
 from .params import SPEC_KEYS, parse_specs
+from .run._retries import RetryPolicy
 
 DEFAULT_CONFIG = "agented.toml"
 
+_RETRY = RetryPolicy()
+
 
 @frozen
-class Settings:
+class AgentedSettings:
     """The ``[agented]`` table."""
 
     database: str = "sqlite:///agented.db"
@@ -46,10 +49,11 @@ class Settings:
     kill_grace: float = 5.0
     max_pause: float | None = 3600.0
     shutdown_grace: float = 10.0
-    default_cooldown: float = 3600.0
-    backoff_base: float = 2.0
-    backoff_max: float = 300.0
-    max_rate_wait: float = 900.0
+    # the retry policy's numbers, defined once, in :class:`RetryPolicy`
+    default_cooldown: float = _RETRY.default_cooldown
+    backoff_base: float = _RETRY.backoff_base
+    backoff_max: float = _RETRY.backoff_max
+    max_rate_wait: float = _RETRY.max_rate_wait
 
 
 @frozen
@@ -94,7 +98,7 @@ class Config:
     """A whole configuration: settings, accounts, prices, webhook sources and bots."""
 
     path: Path | None = None
-    settings: Settings = Settings()
+    settings: AgentedSettings = AgentedSettings()
     http: HttpSettings = HttpSettings()
     github: GitHubSettings = GitHubSettings()
     webhooks: Mapping[str, WebhookSource] = field(factory=dict)
@@ -374,7 +378,7 @@ def parse_config(
             "bots": _any_map,
         },
     )
-    settings = Settings(
+    settings = AgentedSettings(
         **reader.table(
             top.get("agented", {}),
             SCHEMA["agented"],

@@ -1,7 +1,7 @@
 """The one exception hierarchy of agented.
 
 Every error agented raises on purpose is an :class:`AgentedError`; the subclasses say what went
-wrong. The HTTP adapter maps them to its error codes, the CLI to its exit codes.
+wrong. The HTTP adapter maps them to its statuses and error codes, the CLI to its exit codes.
 """
 
 from __future__ import annotations
@@ -73,35 +73,31 @@ class StoreError(AgentedError):
 
 
 class WebhookError(AgentedError):
-    """A webhook delivery was refused. ``code`` is the HTTP error code name from DESIGN."""
+    """A webhook delivery was refused. ``code`` names what went wrong (DESIGN's error codes);
+    the HTTP adapter maps it to a status."""
 
     code = "bad_request"
-    status_code = 400
 
 
 class InvalidSignature(WebhookError):
     """The delivery's signature is missing or does not match any configured secret."""
 
     code = "invalid_signature"
-    status_code = 401
 
 
 class PayloadTooLarge(WebhookError):
     """The delivery's body is over the size limit."""
 
     code = "payload_too_large"
-    status_code = 413
 
 
 class UnsupportedMediaType(WebhookError):
     """The delivery's content type is neither JSON nor form-encoded."""
 
     code = "unsupported_media_type"
-    status_code = 415
 
 
 class BadPayload(WebhookError):
     """The delivery's body cannot be parsed."""
 
     code = "bad_request"
-    status_code = 400

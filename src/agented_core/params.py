@@ -40,7 +40,7 @@ class ParamType(enum.StrEnum):
         return "string" if self is ParamType.CHOICE else self.value
 
 
-_NAME = re.compile(r"[\w-]+")  # a template path segment (see agented_core.prompts)
+_NAME = re.compile(r"[\w-]+")  # a template path segment (see agented_core.run._prompts)
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _TRUE = frozenset({"true", "1", "yes"})

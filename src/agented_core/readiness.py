@@ -23,8 +23,8 @@ from .config import Config
 from .errors import Problem
 from .models import Account, Bot, ChainEntry
 from .plugins import Plugins
-from .prompts import placeholders
 from .providers.base import Provider, version_tuple
+from .run._prompts import placeholders
 
 __all__ = ["CLIStatus", "cli_status", "cli_statuses", "readiness"]
 

@@ -10,14 +10,14 @@ from collections.abc import Callable, Iterable
 from attrs import evolve
 
 from .config import Config
-from .contexts import OPEN, ContextShape, Record, shape_for
-from .cron import CronSchedule
 from .errors import Problem
-from .github import trigger_problems
 from .models import Bot, GitHubTrigger, ManualTrigger, ScheduleTrigger, WebhookTrigger
 from .plugins import Plugins
-from .prompts import check
-from .webhooks import check_filters
+from .run._prompts import check
+from .triggers._contexts import OPEN, ContextShape, Record, shape_for
+from .triggers._cron import CronSchedule
+from .triggers._generic import check_filters
+from .triggers._github import trigger_problems
 
 
 def validate(config: Config, plugins: Plugins) -> list[Problem]:

@@ -30,7 +30,7 @@ import anyio
 import httpx
 
 from agented_core import Event, Execution
-from agented_core.deliveries import DryRun
+from agented_core.triggers import DryRun
 
 from . import client_calls as calls
 from .client_calls import BotInfo, Call, ExecutionPage, StatusFilter

@@ -17,7 +17,7 @@ import httpx
 from attrs import field, frozen
 
 from agented_core import Bot, Event, Execution, Param, Status, from_data
-from agented_core.deliveries import DryRun
+from agented_core.triggers import DryRun
 
 from .tokens import StreamToken
 

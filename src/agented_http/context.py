@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-import anyio
 from attrs import define
 from starlette.requests import Request
 
 from agented_core import Agented
 
+from .fanout import Fanout
 from .settings import Settings
 from .tokens import StreamTokens
-
-if TYPE_CHECKING:
-    from .fanout import Fanout
 
 
 @define
@@ -32,11 +27,3 @@ class Context:
     def url(self, request: Request, path: str) -> str:
         """``path`` (starting with ``/``) as an absolute path under the app's mount point."""
         return f"{request.scope.get('root_path', '')}{path}"
-
-
-async def close(iterator: Any) -> None:
-    """Close an async generator now (shielded: also while the stream is being cancelled)."""
-    aclose = getattr(iterator, "aclose", None)
-    if aclose is not None:
-        with anyio.CancelScope(shield=True):
-            await aclose()

@@ -26,6 +26,14 @@ PAYLOAD_TOO_LARGE = "payload_too_large"
 UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
 INTERNAL = "internal"
 
+WEBHOOK_STATUSES: Mapping[str, int] = {
+    "invalid_signature": 401,
+    PAYLOAD_TOO_LARGE: 413,
+    UNSUPPORTED_MEDIA_TYPE: 415,
+    BAD_REQUEST: 400,
+}
+"""The HTTP status of each refused delivery's error code (:class:`WebhookError` ``.code``)."""
+
 
 class NoApiKeyError(AgentedError):
     """The app was asked to start with no API key and without the unauthenticated mode."""
@@ -63,7 +71,7 @@ def error_response(
 def status_of(exc: AgentedError) -> tuple[int, str]:
     """The HTTP status and error code of a core error."""
     if isinstance(exc, WebhookError):
-        return exc.status_code, exc.code
+        return WEBHOOK_STATUSES.get(exc.code, 400), exc.code
     if isinstance(exc, NotFoundError):
         return 404, NOT_FOUND
     if isinstance(exc, ConflictError):

@@ -13,8 +13,9 @@ from agented_core import Execution, NotFoundError, Status, to_data
 
 from .bodies import MAX_SEQ, bool_param, int_param
 from .bots import accepted
-from .context import Context, close
+from .context import Context
 from .errors import bad_request
+from .fanout import close
 from .shapes import event_data, execution_data, execution_summary
 
 NDJSON = "application/x-ndjson"

@@ -20,8 +20,6 @@ import anyio
 
 from agented_core import Agented, Event
 
-from .context import close
-
 log = logging.getLogger("agented.http")
 
 WINDOW = 1024
@@ -158,3 +156,11 @@ class Fanout:
     def stats(self) -> dict[str, Any]:
         """Channels and their clients (for readiness details)."""
         return {"channels": len(self.channels)}
+
+
+async def close(iterator: Any) -> None:
+    """Close an async generator now (shielded: also while the stream is being cancelled)."""
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        with anyio.CancelScope(shield=True):
+            await aclose()

@@ -28,8 +28,9 @@ from starlette.types import Receive, Scope, Send
 from agented_core import Event, EventKind
 
 from .bodies import MAX_SEQ, int_param
-from .context import Context, close
+from .context import Context
 from .errors import bad_request
+from .fanout import close
 from .shapes import event_data
 
 log = logging.getLogger("agented.http")

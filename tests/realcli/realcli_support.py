@@ -16,7 +16,7 @@ import clis
 import pytest
 
 from agented_core import Account, Agented, Bot, Config, Event, Execution, Status
-from agented_core.config import Price, Settings
+from agented_core.config import AgentedSettings, Price
 
 
 def cli_bin(name: str) -> str:
@@ -42,7 +42,7 @@ async def open_agented(
 ) -> AsyncIterator[Agented]:
     """An Agented with the plugins found through their entry points, on a temporary store."""
     config = Config(
-        settings=Settings(database=f"sqlite:///{tmp_path / 'agented.db'}", kill_grace=2.0),
+        settings=AgentedSettings(database=f"sqlite:///{tmp_path / 'agented.db'}", kill_grace=2.0),
         accounts=dict(accounts),
         prices=dict(prices or {}),
     )

@@ -33,7 +33,7 @@ from agented_core import (
     ManualTrigger,
     Status,
 )
-from agented_core.config import Settings
+from agented_core.config import AgentedSettings
 from fakeapi import Error, FakeModelAPI, Reply, Text, Usage, text, tool, unified_limit_headers
 
 pytestmark = [pytest.mark.realcli, pytest.mark.anyio, pytest.mark.timeout(120)]
@@ -110,7 +110,7 @@ async def agented(
     tmp_path: Path, bots: list[Bot], accounts: dict[str, Account] | None = None
 ) -> AsyncIterator[Agented]:
     config = Config(
-        settings=Settings(database=f"sqlite:///{tmp_path / 'agented.db'}", kill_grace=2.0),
+        settings=AgentedSettings(database=f"sqlite:///{tmp_path / 'agented.db'}", kill_grace=2.0),
         accounts=accounts or ACCOUNTS,
     )
     host_env = {
@@ -464,7 +464,7 @@ async def test_accounts_reach_only_their_own_child(
     api.always(text("ok"))
     bots = [make_bot("bot-a", account="a"), make_bot("bot-b", account="b")]
     config = Config(
-        settings=Settings(database=f"sqlite:///{tmp_path / 'agented.db'}"), accounts=accounts
+        settings=AgentedSettings(database=f"sqlite:///{tmp_path / 'agented.db'}"), accounts=accounts
     )
     host_env = {
         "PATH": os.environ["PATH"],

@@ -26,7 +26,7 @@ from typing import ClassVar
 
 from ..errors import PluginError
 from ..models import Bot, Command, ErrorKind
-from ..process import RUN_TAG
+from ..run._process import RUN_TAG
 from .base import CommandRequest, OptionSpec, Outcome, Provider, classify_outcome
 
 

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..models import Bot, Command, ErrorKind, EventDraft
-from ..prompts import check_command, render_argv
 from ..ratelimit import AttemptOutcome, classify
+from ..run._prompts import check_command, render_argv
 from .base import CommandRequest, LineParser, OptionSpec, Outcome, Provider
 
 

@@ -23,9 +23,9 @@ from agented_core import (
     Param,
     Status,
 )
-from agented_core.config import Settings
+from agented_core.config import AgentedSettings
 from agented_core.plugins import Plugins
-from agented_core.process import RUN_TAG
+from agented_core.run._process import RUN_TAG
 from conftest import OpenAgented
 
 HERE = Path(__file__).parent
@@ -264,7 +264,7 @@ async def test_each_account_reaches_only_its_own_child(db_url: str, tmp_path: Pa
     ]
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    config = Config(settings=Settings(database=db_url), accounts=accounts)
+    config = Config(settings=AgentedSettings(database=db_url), accounts=accounts)
     host = {
         "PATH": "/usr/bin:/bin",
         "KEY_A": "sk-ant-aaaaaaaa",

@@ -27,7 +27,7 @@ from agented_core import (
 )
 from agented_core.config import Price
 from agented_core.plugins import Plugins
-from agented_core.process import RUN_TAG
+from agented_core.run._process import RUN_TAG
 from conftest import FIXTURES_DIR, OpenAgented
 
 HERE = Path(__file__).parent
@@ -262,11 +262,11 @@ def stand_in(name: str, tmp_path: Path, transcript: Path | None, **fields: Any) 
 @pytest.mark.anyio
 async def test_a_run_end_to_end_with_its_cost(open_agented: OpenAgented, tmp_path: Path) -> None:
     from agented_core import Config
-    from agented_core.config import Settings
+    from agented_core.config import AgentedSettings
 
     b = stand_in("ok", tmp_path, TRANSCRIPTS / "codex-0.169.0-success.jsonl")
     config = Config(
-        settings=Settings(database=f"sqlite:///{tmp_path / 'db.sqlite'}"),
+        settings=AgentedSettings(database=f"sqlite:///{tmp_path / 'db.sqlite'}"),
         prices={"gpt-5.5": Price(input=1.25, output=10.0, cache_read=0.125)},
     )
     async with open_agented([b], plugins=[agented_codex], config=config, database=None) as ag:

@@ -243,11 +243,11 @@ async def test_a_run_end_to_end(open_agented: OpenAgented, tmp_path: Path) -> No
 @pytest.mark.anyio
 async def test_a_step_without_a_price_gets_the_prices_table(tmp_path: Path) -> None:
     from agented_core import Agented, Config
-    from agented_core.config import Settings
+    from agented_core.config import AgentedSettings
 
     b = stand_in("cheap", tmp_path, "unpriced", model="fake/unpriced")
     config = Config(
-        settings=Settings(database=f"sqlite:///{tmp_path / 'db.sqlite'}"),
+        settings=AgentedSettings(database=f"sqlite:///{tmp_path / 'db.sqlite'}"),
         prices={"unpriced": Price(input=3.0, output=15.0)},
     )
     async with Agented.open(

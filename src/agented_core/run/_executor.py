@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from attrs import evolve
 
-from .config import Config
-from .cooldowns import Cooldowns
-from .events import EventLog, status_event
-from .models import (
+from ..clock import Clock, utcnow
+from ..config import Config
+from ..events._log import EventLog, status_event
+from ..models import (
     AttemptRecord,
     Bot,
     ChainEntry,
@@ -29,21 +29,17 @@ from .models import (
     Status,
     Usage,
 )
-from .outcomes import AttemptResult, attempt_outcome
-from .output import AttemptOutput, usage_fields
-from .plugins import Plugins
-from .preparation import PrepareError, prepare
-from .process import RUN_TAG, boot_ticks, process_start_time
-from .retries import Action, RetryPolicy, decide
-from .runner import Limits, ProcessRun
-from .store.base import Store
+from ..plugins import Plugins
+from ..store.base import Store
+from ._cooldowns import Cooldowns
+from ._outcomes import AttemptResult, attempt_outcome
+from ._output import AttemptOutput, usage_fields
+from ._preparation import PrepareError, prepare
+from ._process import RUN_TAG, boot_ticks, process_start_time
+from ._retries import Action, RetryPolicy, decide
+from ._runner import Limits, ProcessRun
 
 log = logging.getLogger("agented.executor")
-
-
-def utcnow() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)
 
 
 class Executor:
@@ -57,8 +53,9 @@ class Executor:
         store: Store,
         event_log: EventLog,
         owner: str,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
         host_env: Mapping[str, str] | None = None,
+        on_process: Callable[[str, ProcessRun | None], None] | None = None,
     ) -> None:
         self.config = config
         self.plugins = plugins
@@ -67,7 +64,9 @@ class Executor:
         self.owner = owner
         self.clock = clock
         self.host_env = host_env
-        self.runs: dict[str, ProcessRun] = {}
+        # told of each attempt's process as it starts (and of ``None`` once it ended), so the
+        # supervisor can stop, pause or resume it
+        self.on_process = on_process or (lambda execution_id, run: None)
         self.cooldowns = Cooldowns(store, clock)
         settings = config.settings
         self.policy = RetryPolicy(
@@ -307,11 +306,11 @@ class Executor:
             secrets=prepared.redactor.secrets,
         )
         state.run = run
-        self.runs[execution.id] = run
+        self.on_process(execution.id, run)
         try:
             process = await run.run()
         finally:
-            self.runs.pop(execution.id, None)
+            self.on_process(execution.id, None)
         state.append(state.parser.finish(process.exit_code))
         execution.exit_code = process.exit_code
         if state.result_text is not None:

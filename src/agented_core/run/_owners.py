@@ -13,7 +13,7 @@ import socket
 
 from attrs import frozen
 
-from .process import alive_start, boot_id, pid_namespace, process_start_time
+from ._process import alive_start, boot_id, pid_namespace, process_start_time
 
 
 @frozen

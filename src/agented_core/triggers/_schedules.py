@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import Any
 
 import anyio
 from attrs import frozen
 
-from .cron import CronSchedule, jitter_for
-from .models import Bot, CatchUp, ScheduleTrigger, TriggerKind
-
-if TYPE_CHECKING:
-    from .agented import Agented
+from ..clock import Clock, utcnow
+from ..config import Config
+from ..models import Bot, CatchUp, ScheduleTrigger, TriggerKind
+from ..store.base import Store
+from ._cron import CronSchedule, jitter_for
+from ._start import StartRun
 
 log = logging.getLogger("agented.scheduler")
 
@@ -60,27 +60,35 @@ class Schedule:
 
 
 class Scheduler:
-    """Starts the runs of every schedule of an :class:`Agented` when they are due."""
+    """Starts the runs of every schedule of the configured bots when they are due.
+
+    It is given what it uses: the configuration (bots, default timezone), the store (each
+    schedule's last fire, the fire leases), ``start_run`` and the one clock.
+    """
 
     def __init__(
         self,
-        agented: Agented,
+        config: Config,
+        store: Store,
+        start_run: StartRun,
         *,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock = utcnow,
         on_time: float = 120.0,
         max_sleep: float = 30.0,
     ) -> None:
-        self.agented = agented
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.config = config
+        self.store = store
+        self.start_run = start_run
+        self.clock = clock
         self.on_time = on_time
         self.max_sleep = max_sleep
         self.token = uuid.uuid4().hex
         self.schedules = self._schedules()
 
     def _schedules(self) -> list[Schedule]:
-        default_tz = self.agented.config.settings.timezone
+        default_tz = self.config.settings.timezone
         out: list[Schedule] = []
-        for bot in self.agented.bots.values():
+        for bot in self.config.bots.values():
             for index, trigger in enumerate(bot.triggers):
                 if isinstance(trigger, ScheduleTrigger):
                     cron = CronSchedule(trigger.cron, trigger.timezone or default_tz)
@@ -107,7 +115,7 @@ class Scheduler:
         return started
 
     async def _tick_one(self, schedule: Schedule, now: datetime) -> str | None:
-        store = self.agented.store
+        store = self.store
         state_key = f"schedule:{schedule.key}"
         state: dict[str, Any] = await store.get_state(state_key) or {}
         last_text = state.get("last_fire")
@@ -136,7 +144,7 @@ class Scheduler:
                     "missed": missed,
                 }
             }
-            execution = await self.agented.run(
+            execution = await self.start_run(
                 schedule.bot.name, trigger=TriggerKind.SCHEDULE, context=context
             )
             execution_id = execution.id

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from attrs import field, frozen
 
-from .errors import BadPayload, InvalidSignature, NotFoundError, PayloadTooLarge, TemplateError
-from .github import build_context, match, parse_body, verify_signature, with_command
-from .models import Bot, Execution, GitHubTrigger, Status, TriggerKind, WebhookTrigger
-from .prompts import render, render_argv
-from .webhooks import build_generic_context, match_filters, verify_generic_signature
-
-if TYPE_CHECKING:
-    from .agented import Agented
+from ..clock import Clock, utcnow
+from ..config import Config
+from ..errors import BadPayload, InvalidSignature, NotFoundError, PayloadTooLarge, TemplateError
+from ..models import Bot, Execution, GitHubTrigger, Status, TriggerKind, WebhookTrigger
+from ..run._preparation import base_context
+from ..run._prompts import render, render_argv
+from ..store.base import Store
+from ._generic import build_generic_context, match_filters, verify_generic_signature
+from ._github import build_context, match, parse_body, verify_signature, with_command
+from ._start import StartRun
 
 GITHUB = "github"
 
@@ -74,15 +76,37 @@ def _headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
 
 
-class Deliveries:
-    """Receives deliveries for an :class:`Agented` and starts the runs they match."""
+PromptContext = Callable[[Bot, Mapping[str, Any]], Mapping[str, Any]]
+"""The plugins' additions to a prompt context (``Plugins.prompt_context``)."""
 
-    def __init__(self, agented: Agented) -> None:
-        self.agented = agented
+
+class Deliveries:
+    """Receives webhook deliveries and starts the runs they match.
+
+    It is given what it uses: the configuration (bots, secrets' variables, sources, limits),
+    the store (dedup claims, the delivery log), ``start_run``, the plugins' prompt-context
+    additions (for dry runs) and the one clock.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        start_run: StartRun,
+        *,
+        prompt_context: PromptContext = lambda bot, context: {},
+        clock: Clock = utcnow,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.start_run = start_run
+        self.prompt_context = prompt_context
+        self.clock = clock
 
     @property
     def max_bytes(self) -> int:
-        return self.agented.config.http.max_body_bytes
+        """The largest body accepted (``[http] max_body_bytes``)."""
+        return self.config.http.max_body_bytes
 
     # GitHub
     async def github(self, body: bytes, headers: Mapping[str, str]) -> DeliveryResult:
@@ -92,11 +116,11 @@ class Deliveries:
             raise PayloadTooLarge(
                 f"body of {len(body)} bytes is over the limit of {self.max_bytes}"
             )
-        secrets = secrets_from_env(self.agented.config.github.webhook_secrets_env)
+        secrets = secrets_from_env(self.config.github.webhook_secrets_env)
         if not secrets:
             raise InvalidSignature(
                 "no GitHub webhook secret is configured (set "
-                f"{self.agented.config.github.webhook_secrets_env})"
+                f"{self.config.github.webhook_secrets_env})"
             )
         verify_signature(body, h.get("x-hub-signature-256"), secrets)
         payload = parse_body(body, h.get("content-type"), max_bytes=self.max_bytes)
@@ -138,7 +162,7 @@ class Deliveries:
         self, event: str, context: Mapping[str, Any]
     ) -> list[tuple[Bot, dict[str, Any], str | None]]:
         out: list[tuple[Bot, dict[str, Any], str | None]] = []
-        for bot in self.agented.bots.values():
+        for bot in self.config.bots.values():
             triggers = [t for t in bot.triggers if isinstance(t, GitHubTrigger)]
             if not triggers:
                 continue
@@ -156,7 +180,7 @@ class Deliveries:
     # generic sources
     async def generic(self, source: str, body: bytes, headers: Mapping[str, str]) -> DeliveryResult:
         """A delivery to the generic source ``source`` (``[webhooks.NAME]``)."""
-        spec = self.agented.config.webhooks.get(source)
+        spec = self.config.webhooks.get(source)
         if spec is None:
             raise NotFoundError(f"no webhook source {source!r}")
         h = _headers(headers)
@@ -176,7 +200,7 @@ class Deliveries:
         context = build_generic_context(source, payload, delivery)
         started: list[str] = []
         skipped: list[dict[str, str]] = []
-        for bot in self.agented.bots.values():
+        for bot in self.config.bots.values():
             triggers = [
                 t for t in bot.triggers if isinstance(t, WebhookTrigger) and t.source == source
             ]
@@ -194,31 +218,29 @@ class Deliveries:
 
     # shared
     async def _first_time(self, source: str, delivery: str) -> bool:
-        ttl = self.agented.config.github.dedup_ttl
+        ttl = self.config.github.dedup_ttl
         # a fresh owner token: a claim held by anyone, this process included, means "seen"
         token = uuid.uuid4().hex
-        return await self.agented.store.claim(f"delivery:{source}:{delivery}", token, ttl)
+        return await self.store.claim(f"delivery:{source}:{delivery}", token, ttl)
 
     async def _start(
         self, bot: Bot, trigger: TriggerKind, context: Mapping[str, Any], delivery: str | None
     ) -> Execution:
-        return await self.agented.run(
+        return await self.start_run(
             bot.name, trigger=trigger, context=context, delivery_id=delivery
         )
 
     async def _log(self, result: DeliveryResult) -> DeliveryResult:
-        await self.agented.store.record_delivery(result.to_log())
+        await self.store.record_delivery(result.to_log())
         return result
 
     def _preview(self, bot: Bot, context: Mapping[str, Any]) -> str:
         """The prompt a run would get (for a command bot, its rendered command line)."""
-        from .preparation import base_context
-
         probe = Execution(
             id="dry-run", bot=bot.name, trigger=TriggerKind.GITHUB, status=Status.QUEUED
         )
-        full = {**context, **base_context(bot, probe, self.agented.clock())}
-        full.update(self.agented.plugins.prompt_context(bot, full))
+        full = {**context, **base_context(bot, probe, self.clock())}
+        full.update(self.prompt_context(bot, full))
         try:
             if bot.prompt:
                 return render(bot.prompt, full, missing="empty")

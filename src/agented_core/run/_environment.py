@@ -12,9 +12,9 @@ from collections.abc import Mapping
 
 from attrs import frozen
 
-from .errors import ConfigError, Problem
-from .models import Account, Bot
-from .redaction import secret_values
+from ..errors import ConfigError, Problem
+from ..events._redaction import secret_values
+from ..models import Account, Bot
 
 ALLOWED = (
     "PATH",

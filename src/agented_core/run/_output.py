@@ -14,11 +14,11 @@ from typing import Any
 
 from attrs import define, field
 
-from .events import EventLog
-from .models import Bot, EventDraft, EventKind, Execution, Usage
-from .providers.base import LineParser, Provider
-from .redaction import Redactor
-from .runner import ProcessRun, StopReason
+from ..events._log import EventLog
+from ..events._redaction import Redactor
+from ..models import Bot, EventDraft, EventKind, Execution, Usage
+from ..providers.base import LineParser, Provider
+from ._runner import ProcessRun, StopReason
 
 log = logging.getLogger("agented.executor")
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
-from ..durations import format_duration
-from ..models import AttemptRecord, Execution
-from ..render import one_line
+from agented_core.clock import utcnow
+from agented_core.durations import format_duration
+from agented_core.models import AttemptRecord, Execution
+
+from ._render import one_line
 
 ELLIPSIS = "…"
 
@@ -40,7 +42,7 @@ def duration(execution: Execution, now: datetime | None = None) -> str:
     if end is None:
         if execution.terminal:
             return "-"
-        end = now or datetime.now(UTC)
+        end = now or utcnow()
     return format_duration(max(0.0, (end - execution.started_at).total_seconds()))
 
 

@@ -11,16 +11,15 @@ in their JSON spelling; a list matches if any of its elements does; an object ne
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
-from agented_core.errors import InvalidSignature
 from agented_core.models import WebhookTrigger
-from agented_core.prompts import resolve
+from agented_core.run._prompts import resolve
+
+from ._signatures import hmac_matches, verify_generic_signature
 
 __all__ = [
     "build_generic_context",
@@ -29,38 +28,6 @@ __all__ = [
     "match_filters",
     "verify_generic_signature",
 ]
-
-
-def hmac_matches(body: bytes, digest_hex: str, secrets: Sequence[str]) -> bool:
-    """True if ``digest_hex`` is the HMAC-SHA256 of ``body`` under any non-empty secret.
-
-    Every secret is tried (constant-time compares, no early exit), so rotation costs nothing
-    and timing tells nothing about which secret matched.
-    """
-    given = digest_hex.strip().lower().encode("utf-8", "replace")
-    matched = False
-    for secret in secrets:
-        if secret:
-            expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
-            matched |= hmac.compare_digest(expected, given)
-    return matched
-
-
-def verify_generic_signature(body: bytes, header_value: str | None, secrets: Sequence[str]) -> None:
-    """Check a generic source's signature header (``sha256=<hex>`` or bare hex).
-
-    Raises :class:`InvalidSignature` if the header is missing, no secret is configured, or the
-    signature matches no secret.
-    """
-    if not any(secrets):
-        raise InvalidSignature("no secret is configured for this webhook source")
-    if not header_value or not header_value.strip():
-        raise InvalidSignature("the signature header is missing")
-    value = header_value.strip()
-    if value[:7].lower() == "sha256=":
-        value = value[7:]
-    if not hmac_matches(body, value, secrets):
-        raise InvalidSignature("the signature does not match the body")
 
 
 def _texts(value: Any) -> list[str] | None:

@@ -15,16 +15,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
-from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .models import TERMINAL_STATUSES, Event, EventDraft, EventKind, Status
-from .redaction import Redactor
-from .store.base import Store
+from ..clock import Clock, utcnow
+from ..models import TERMINAL_STATUSES, Event, EventDraft, EventKind, Status
+from ..store.base import Store
+from ._redaction import Redactor
 
 log = logging.getLogger("agented.events")
 
@@ -71,7 +71,7 @@ class EventLog:
         subscriber_buffer: int = 16384,
         read_page: int = 2000,
         poll_interval: float = 0.2,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock = utcnow,
     ) -> None:
         self.store = store
         self.batch_size = batch_size
@@ -79,7 +79,7 @@ class EventLog:
         self.subscriber_buffer = subscriber_buffer
         self.read_page = read_page
         self.poll_interval = poll_interval
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock
         self._live: dict[str, _Live] = {}
         self._pending: list[Event] = []
         self._wake = anyio.Event()

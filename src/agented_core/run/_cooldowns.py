@@ -8,14 +8,14 @@ it at once instead of waiting out each attempt.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from attrs import frozen
 
-from .models import ChainEntry
-from .store.base import Store
+from ..clock import Clock
+from ..models import ChainEntry
+from ..store.base import Store
 
 BREAKER_THRESHOLD = 3
 """Transient failures of a provider within :data:`BREAKER_WINDOW` that open its breaker."""
@@ -42,7 +42,7 @@ def _breaker_key(provider: str) -> str:
 class Cooldowns:
     """Reads and writes cooldowns and breakers in a :class:`Store`."""
 
-    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
         self.clock = clock
 

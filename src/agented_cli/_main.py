@@ -12,16 +12,17 @@ from typing import TextIO
 
 import anyio
 
-from ..agented import Agented
-from ..config import Config, load_config
-from ..converter import to_data
-from ..errors import AgentedError, ConfigError, ConflictError, NotFoundError
-from ..models import Status
-from ..plugins import Plugins
-from ..render import PlainRenderer
-from ..validation import validate
+from agented_core.agented import Agented
+from agented_core.config import Config, load_config
+from agented_core.converter import to_data
+from agented_core.errors import AgentedError, ConfigError, ConflictError, NotFoundError
+from agented_core.models import Status
+from agented_core.plugins import Plugins
+from agented_core.validation import validate
+
 from ._bots import cmd_init
 from ._parser import build_parser
+from ._render import PlainRenderer
 from ._run import cmd_rerun_here, cmd_run
 from ._sources import open_source, remote_source
 from ._views import describe, table
@@ -108,7 +109,7 @@ def _reader_gone() -> int:
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
-    from ..check import check_file
+    from agented_core.check import check_file
 
     plugins = Plugins()
     report = check_file(args.config, plugins, strict=args.strict)
@@ -261,8 +262,8 @@ async def _store_opens(config: Config) -> None:
 
 
 def _cmd_version(out: TextIO) -> int:
-    from .. import __version__
-    from ..readiness import cli_statuses
+    from agented_core import __version__
+    from agented_core.readiness import cli_statuses
 
     print(f"agented {__version__}", file=out)
     plugins = Plugins()

@@ -21,8 +21,8 @@ import anyio
 from anyio.abc import ByteReceiveStream, Process
 from attrs import define, frozen
 
-from .models import Command
-from .process import RUN_TAG, kill_group, signal_group
+from ..models import Command
+from ._process import RUN_TAG, kill_group, signal_group
 
 DEFAULT_MAX_LINE = 1024 * 1024
 READ_CHUNK = 256 * 1024

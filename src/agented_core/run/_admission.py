@@ -22,8 +22,8 @@ from typing import Any
 
 import anyio
 
-from .models import Bot, ConcurrencyPolicy
-from .prompts import render
+from ..models import Bot, ConcurrencyPolicy
+from ._prompts import render
 
 
 class Skipped(Exception):

@@ -14,14 +14,14 @@ from typing import Any
 
 from attrs import evolve, frozen
 
-from .config import Config
-from .environment import child_environment
-from .errors import AgentedError, ConfigError, TemplateError
-from .models import Account, Bot, ChainEntry, Command, ErrorKind, Execution
-from .plugins import Plugins
-from .prompts import render, render_workdir
-from .providers.base import CommandRequest, Provider
-from .redaction import Redactor
+from ..config import Config
+from ..errors import AgentedError, ConfigError, TemplateError
+from ..events._redaction import Redactor
+from ..models import Account, Bot, ChainEntry, Command, ErrorKind, Execution
+from ..plugins import Plugins
+from ..providers.base import CommandRequest, Provider
+from ._environment import child_environment
+from ._prompts import render, render_workdir
 
 
 class PrepareError(AgentedError):

@@ -14,10 +14,10 @@ from typing import Any
 
 from attrs import define
 
-from .models import ChainEntry, ErrorKind, Status
-from .output import AttemptOutput
-from .providers.base import Outcome
-from .runner import ProcessResult, StopReason
+from ..models import ChainEntry, ErrorKind, Status
+from ..providers.base import Outcome
+from ._output import AttemptOutput
+from ._runner import ProcessResult, StopReason
 
 _STOP_STATUS = {
     StopReason.TIMEOUT: Status.TIMED_OUT,
@@ -31,7 +31,7 @@ _STOP_STATUS = {
 @define
 class AttemptResult:
     """How one attempt ended: ``final`` (status, kind, reason) when nothing is left to decide,
-    else the error kind and the limit it reported, for :func:`~agented_core.retries.decide`."""
+    else the error kind and the limit it reported, for :func:`~agented_core.run._retries.decide`."""
 
     provider: str
     account: str | None

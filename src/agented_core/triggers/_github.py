@@ -25,12 +25,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
-from agented_core import github_events
-from agented_core.contexts import GITHUB_EVENT_SECTIONS
-from agented_core.errors import BadPayload, InvalidSignature, PayloadTooLarge, UnsupportedMediaType
+from agented_core.errors import BadPayload, PayloadTooLarge, UnsupportedMediaType
 from agented_core.models import GitHubTrigger
 from agented_core.storable import require_storable
-from agented_core.webhooks import hmac_matches
+from agented_core.triggers import _github_events as github_events
+from agented_core.triggers._contexts import GITHUB_EVENT_SECTIONS
+from agented_core.triggers._signatures import SIGNATURE_HEADER, verify_signature
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -44,7 +44,6 @@ __all__ = [
     "with_command",
 ]
 
-SIGNATURE_HEADER = "X-Hub-Signature-256"
 
 _PR_EVENTS = (
     "pull_request",
@@ -78,23 +77,6 @@ _MENTION = re.compile(r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\[bot\])?")
 _LINE_COMMAND = re.compile(r"[ \t]*(/[A-Za-z][\w-]*)(?=\s|$)")
 _MENTIONS_IN = re.compile(r"(?<![\w@/.`-])@([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\[bot\])?)")
 _FENCE = re.compile(r"[ \t]*(`{3,}|~{3,})")
-
-
-def verify_signature(body: bytes, header: str | None, secrets: Sequence[str]) -> None:
-    """Check ``X-Hub-Signature-256`` (``sha256=`` + hex HMAC of the raw body) against each secret.
-
-    Raises :class:`InvalidSignature` if no secret is configured, the header is missing or
-    malformed, or it matches none of the secrets. Call it before parsing anything.
-    """
-    if not any(secrets):
-        raise InvalidSignature("no GitHub webhook secret is configured")
-    if not header or not header.strip():
-        raise InvalidSignature(f"the {SIGNATURE_HEADER} header is missing")
-    value = header.strip()
-    if value[:7].lower() != "sha256=":
-        raise InvalidSignature(f"the {SIGNATURE_HEADER} header does not start with 'sha256='")
-    if not hmac_matches(body, value[7:], secrets):
-        raise InvalidSignature(f"the {SIGNATURE_HEADER} header does not match the body")
 
 
 def parse_body(body: bytes, content_type: str | None, *, max_bytes: int) -> Any:
@@ -294,7 +276,7 @@ def _section(name: str, body: Mapping[str, Any], event: str) -> dict[str, Any] |
 
 
 def build_context(event: str, payload: Any, delivery: str | None) -> dict[str, Any]:
-    """The prompt context of a delivery (DESIGN keys; see :mod:`agented_core.contexts`).
+    """The prompt context of a delivery (DESIGN keys; see :mod:`agented_core.triggers._contexts`).
 
     Always ``trigger``, ``event``, ``action``, ``delivery``, ``payload``, ``repo`` and
     ``sender``; plus the sections of ``event``. Fields the payload lacks are ``None``, so a
@@ -435,8 +417,9 @@ def check_trigger(trigger: GitHubTrigger) -> list[str]:
 def trigger_problems(trigger: GitHubTrigger) -> list[tuple[str, str]]:
     """:func:`check_trigger`'s problems as ``(key, message)``: the trigger key each is about.
 
-    The event and its actions are checked against GitHub's list (:mod:`agented_core.github_events`):
-    a name GitHub never sends would never fire, so it is a problem with a "did you mean".
+    The event and its actions are checked against GitHub's list
+    (:mod:`agented_core.triggers._github_events`): a name GitHub never sends would never fire,
+    so it is a problem with a "did you mean".
     """
     event = trigger.event
     problems: list[tuple[str, str]] = []

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TextIO
 
-from .durations import format_duration
-from .models import Event, EventKind
+from agented_core.clock import Clock, utcnow
+from agented_core.durations import format_duration
+from agented_core.models import Event, EventKind
 
 RESET = "\x1b[0m"
 DIM = "\x1b[2m"
@@ -97,7 +98,7 @@ class TerminalRenderer:
         out: TextIO,
         *,
         clock: Callable[[], float] = time.monotonic,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Clock = utcnow,
     ) -> None:
         self.out = out
         self.clock = clock

@@ -1,6 +1,6 @@
 """``agented init``: a starter ``agented.toml`` from the library of ready-made bots.
 
-The library is package data (``agented_core/cli/bots/NAME.toml``), so an installed agented
+The library is package data (``agented_cli/bots/NAME.toml``), so an installed agented
 writes the same files the repository's tests check. Each is a whole configuration: one bot with
 a prompt worth using, its triggers, and a shell stand-in for the agent, so it runs as written.
 """
@@ -15,8 +15,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TextIO
 
-from ..config import DEFAULT_CONFIG
-from ..errors import AgentedError
+from agented_core.config import DEFAULT_CONFIG
+from agented_core.errors import AgentedError
 
 DEFAULT_BOT = "nightly-maintenance"
 _LIBRARY = files(__package__).joinpath("bots")

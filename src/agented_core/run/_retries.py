@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from attrs import frozen
 
-from .models import ErrorKind
+from ..models import ErrorKind
 
 RETRYABLE = frozenset({ErrorKind.QUOTA, ErrorKind.RATE, ErrorKind.OVERLOADED, ErrorKind.NETWORK})
 """Error kinds that may be survived by waiting or switching accounts."""

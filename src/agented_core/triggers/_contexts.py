@@ -1,8 +1,8 @@
 """Which prompt-context keys each trigger provides (DESIGN, "Prompt context").
 
 A :class:`ContextShape` is the tree of keys a bot's templates may use; :func:`shape_for`
-builds it from the bot's triggers so that :func:`agented_core.prompts.check` refuses a typo when
-the bot loads.
+builds it from the bot's triggers so that :func:`agented_core.run._prompts.check` refuses a
+typo when the bot loads.
 
 Every bot's context has ``bot`` {name, provider, model, account, description}, ``execution``
 {id, attempt}, ``trigger`` (the kind), ``now`` (ISO-8601, UTC) and ``params`` (the parameters

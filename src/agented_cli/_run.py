@@ -12,12 +12,13 @@ from typing import Any, TextIO
 
 import anyio
 
-from ..agented import Agented
-from ..config import Config, load_config
-from ..errors import AgentedError
-from ..models import Execution, Status, TriggerKind
-from ..params import resolve
-from ..render import PlainRenderer, TerminalRenderer
+from agented_core.agented import Agented
+from agented_core.config import Config, load_config
+from agented_core.errors import AgentedError
+from agented_core.models import Execution, Status, TriggerKind
+from agented_core.params import resolve
+
+from ._render import PlainRenderer, TerminalRenderer
 from ._sources import LocalSource
 
 
@@ -45,7 +46,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, exit_code: Callable[[Status],
     if args.payload or args.event:
         if not (args.payload and args.event):
             raise AgentedError("--payload and --event go together")
-        from ..github import build_context
+        from agented_core.triggers._github import build_context
 
         try:
             payload = json.loads(Path(args.payload).read_text())

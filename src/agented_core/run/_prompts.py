@@ -39,15 +39,21 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from attrs import frozen
 
-from agented_core.codeargs import code_problems
 from agented_core.errors import TemplateError
+from agented_core.run._codeargs import code_problems
 
-if TYPE_CHECKING:
-    from agented_core.contexts import ContextShape
+
+class Shape(Protocol):
+    """The keys a context provides (a trigger's ``ContextShape``), as :func:`check` reads them."""
+
+    def problem(self, path: str) -> str | None:
+        """What is wrong with ``path`` in this context, or ``None`` when it is provided."""
+        ...
+
 
 __all__ = [
     "FILTERS",
@@ -265,7 +271,7 @@ def render(
     return "".join(out)
 
 
-def check(template: str, shape: ContextShape) -> list[str]:
+def check(template: str, shape: Shape) -> list[str]:
     """Problems of ``template`` against the keys ``shape`` provides; empty if it is fine.
 
     A malformed template gives one problem; each unknown path gives one, with a suggestion
@@ -298,7 +304,7 @@ def check_command(argv: Sequence[str], stdin: str | None = None) -> list[str]:
     ``node -e`` ...), into an interpreter's options, or into a prompt an interpreter reads
     from stdin (``stdin``, the prompt template) would be run as code, so it is refused; pass
     the value as a separate argument after the script instead
-    (``sh -c 'echo "$1"' sh '{pr.title}'``). The rule is in :mod:`agented_core.codeargs`.
+    (``sh -c 'echo "$1"' sh '{pr.title}'``). The rule is in :mod:`agented_core.run._codeargs`.
     """
     problems: list[str] = []
     templated: dict[int, str] = {}

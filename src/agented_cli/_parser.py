@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..config import DEFAULT_CONFIG
-from ..models import Status
+from agented_core.config import DEFAULT_CONFIG
+from agented_core.models import Status
+
 from ._bots import DEFAULT_BOT, bot_names
 
 ID_HELP = "an execution id, or its start if no other id starts alike"

@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Protocol
 
-from ..agented import Agented
-from ..config import load_config
-from ..errors import AgentedError, ConflictError, NotFoundError
-from ..models import Event, EventKind, Execution, Status
+from agented_core.agented import Agented
+from agented_core.config import load_config
+from agented_core.errors import AgentedError, ConflictError, NotFoundError
+from agented_core.models import Event, EventKind, Execution, Status
 
 if TYPE_CHECKING:
     from agented_http import AsyncClient

@@ -68,7 +68,7 @@ async def wait_for(ag: Agented, execution_id: str, status: Status) -> None:
     with anyio.fail_after(30):
         while True:
             execution = await ag.get(execution_id)
-            if execution.status is status and execution_id not in ag._active:
+            if execution.status is status and execution_id not in ag.supervisor:
                 return
             assert not execution.status.terminal, execution.error
             await anyio.sleep(0.02)

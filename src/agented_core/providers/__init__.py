@@ -11,6 +11,10 @@
   :func:`retry`, :func:`warning`, :func:`error`, :func:`rate_limit`, :func:`raw`.
 - :func:`classify_outcome`: an attempt's error kind from its evidence.
 - :func:`deep_merge`: a bot's settings table over the ones a provider writes.
+- :func:`find_price`, :func:`price_tokens`, :func:`cost_of`, :func:`cost_of_models`: cost from
+  ``[prices]`` for CLIs that report none.
+- :func:`mcp_servers`, :func:`check_mcp_config`, :class:`McpServer`: a bot's MCP config, read
+  once for every CLI's own format.
 """
 
 from .attempt import AgentParser
@@ -44,7 +48,9 @@ from .json_lines import (
     as_list,
     as_str,
 )
+from .mcp import McpServer, check_mcp_config, mcp_servers
 from .merge import deep_merge
+from .pricing import cost_of, cost_of_models, find_price, price_tokens
 from .shell import EventLineParser, ShellProvider
 from .stderr import StderrTail
 from .usage import UsageTotals
@@ -58,6 +64,7 @@ __all__ = [
     "EventLineParser",
     "JsonLinesParser",
     "LineParser",
+    "McpServer",
     "OptionSpec",
     "Outcome",
     "Provider",
@@ -69,9 +76,15 @@ __all__ = [
     "as_int",
     "as_list",
     "as_str",
+    "check_mcp_config",
     "classify_outcome",
+    "cost_of",
+    "cost_of_models",
     "deep_merge",
     "error",
+    "find_price",
+    "mcp_servers",
+    "price_tokens",
     "rate_limit",
     "raw",
     "result",

@@ -45,6 +45,7 @@ from agented_core.providers import (
     as_int,
     as_list,
     as_str,
+    cost_of,
     error,
     raw,
     result,
@@ -54,7 +55,6 @@ from agented_core.providers import (
     tool_result,
     warning,
 )
-from agented_core.providers.pricing import cost_of
 from agented_core.ratelimit import Pattern, RateLimit, detect
 
 PROVIDER = "codex"

@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from agented_core import Bot, Command, CommandRequest, OptionSpec, PluginError
-from agented_core.providers import CLIProvider, LineParser
-from agented_core.providers.mcp import check_mcp_config, mcp_servers
+from agented_core.providers import CLIProvider, LineParser, check_mcp_config, mcp_servers
 
 from ._parser import CodexParser
 

@@ -44,6 +44,8 @@ from agented_core.providers import (
     as_dict,
     as_int,
     as_str,
+    cost_of,
+    cost_of_models,
     raw,
     result,
     retry,
@@ -52,7 +54,6 @@ from agented_core.providers import (
     tool_result,
     warning,
 )
-from agented_core.providers.pricing import cost_of, cost_of_models
 from agented_core.ratelimit import LimitKind, Pattern
 
 PROVIDER = "gemini"

@@ -34,9 +34,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from agented_core import Bot, CommandRequest, OptionSpec, PluginError
-from agented_core.providers import CLIProvider, LineParser, deep_merge
-from agented_core.providers.mcp import check_mcp_config, mcp_servers
-from agented_core.providers.pricing import find_price
+from agented_core.providers import (
+    CLIProvider,
+    LineParser,
+    check_mcp_config,
+    deep_merge,
+    find_price,
+    mcp_servers,
+)
 
 from ._parser import GeminiParser
 

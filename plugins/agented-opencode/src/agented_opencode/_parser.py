@@ -41,6 +41,7 @@ from agented_core.providers import (
     as_float,
     as_int,
     as_str,
+    cost_of,
     raw,
     result,
     retry,
@@ -49,7 +50,6 @@ from agented_core.providers import (
     tool_result,
     warning,
 )
-from agented_core.providers.pricing import cost_of
 from agented_core.ratelimit import Pattern
 
 PROVIDER = "opencode"

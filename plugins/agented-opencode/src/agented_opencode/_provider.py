@@ -30,8 +30,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from agented_core import Bot, CommandRequest, OptionSpec, PluginError
-from agented_core.providers import CLIProvider, LineParser, deep_merge
-from agented_core.providers.mcp import check_mcp_config, mcp_servers
+from agented_core.providers import (
+    CLIProvider,
+    LineParser,
+    check_mcp_config,
+    deep_merge,
+    mcp_servers,
+)
 
 from ._parser import OpencodeParser
 

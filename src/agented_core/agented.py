@@ -253,7 +253,9 @@ class Agented:
         """
         bot = self.bot(name)
         require_storable(dict(params or {}), "params")
-        require_storable(context or {}, "the trigger context")
+        if trigger not in (TriggerKind.GITHUB, TriggerKind.WEBHOOK):
+            # a delivery's context is built from a body its parser has checked already
+            require_storable(context or {}, "the trigger context")
         if trigger in (TriggerKind.API, TriggerKind.MANUAL):
             params = resolve(bot.param_specs, params or {}, bot=name)
         elif trigger is TriggerKind.RERUN:

@@ -8,7 +8,8 @@ from urllib.parse import parse_qs
 
 from starlette.requests import Request
 
-from agented_core.storable import unstorable
+from agented_core import WebhookError
+from agented_core.storable import require_storable_json, unstorable
 
 from .errors import PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, ApiError, bad_request
 
@@ -81,15 +82,17 @@ async def json_object(request: Request, limit: int) -> dict[str, Any]:
         raise bad_request(f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise bad_request("the body must be a JSON object")
-    _storable(data, "the body")
+    _storable(body, data, "the body")
     return data
 
 
-def _storable(value: Any, what: str) -> None:
+def _storable(raw: bytes, value: Any, what: str) -> None:
     """400 for a string nothing can store (a lone surrogate such as ``"\ud800"``)."""
-    where = unstorable(value)
-    if where is not None:
-        raise bad_request(f"{what} has a string that is not valid Unicode at {where!r}")
+    try:
+        require_storable_json(raw, value, what)
+    except WebhookError:
+        where = unstorable(value)
+        raise bad_request(f"{what} has a string that is not valid Unicode at {where!r}") from None
 
 
 def parse_payload(body: bytes, kind: str) -> Any:
@@ -114,7 +117,7 @@ def parse_payload(body: bytes, kind: str) -> Any:
         payload = json.loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise bad_request(f"the payload is not valid JSON: {exc}") from None
-    _storable(payload, "the payload")
+    _storable(text, payload, "the payload")
     return payload
 
 

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs
 
 from agented_core.errors import BadPayload, PayloadTooLarge, UnsupportedMediaType
 from agented_core.models import GitHubTrigger
-from agented_core.storable import require_storable
+from agented_core.storable import require_storable_json
 from agented_core.triggers import _github_events as github_events
 from agented_core.triggers._contexts import GITHUB_EVENT_SECTIONS
 from agented_core.triggers._signatures import SIGNATURE_HEADER, verify_signature
@@ -115,7 +115,7 @@ def parse_body(body: bytes, content_type: str | None, *, max_bytes: int) -> Any:
         payload = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise BadPayload(f"the body is not valid JSON: {exc}") from None
-    require_storable(payload, "the body")
+    require_storable_json(raw, payload, "the body")
     return payload
 
 

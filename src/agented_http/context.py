@@ -15,6 +15,7 @@ from .tokens import StreamTokens
 
 if TYPE_CHECKING:
     from .fanout import Fanout
+    from .metrics import Metrics
 
 
 @define
@@ -28,6 +29,8 @@ class Context:
     fanout: Fanout
     streams: int = 0
     """SSE and NDJSON streams open now."""
+    metrics: Metrics | None = None
+    """The app's Prometheus metrics (``None`` without prometheus-client)."""
 
     def url(self, request: Request, path: str) -> str:
         """``path`` (starting with ``/``) as an absolute path under the app's mount point."""

@@ -76,6 +76,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._active_seen: set[tuple[str, str]] = set()
         # in multiprocess mode the values live in files; a scrape collects those
         reg = None if multiprocess() else self.registry
         labels = ("bot", "provider", "account")
@@ -182,7 +183,9 @@ class Metrics:
         for bot in agented.bots:
             for active in ACTIVE:
                 counts.setdefault((bot, active.value), 0)
-        self.active.clear()
+        for gone in self._active_seen - set(counts):  # clear() is not in multiprocess mode
+            counts[gone] = 0
+        self._active_seen = set(counts)
         for (bot, status), count in counts.items():
             self.active.labels(bot, status).set(count)
         self.streams.set(streams)

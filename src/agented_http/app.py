@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from agented_core import Agented, AgentedError
 from agented_core.config import HttpSettings
+from agented_core.logs import LogContext
 
 from . import audit, bots, executions, health, openapi, sse, webhooks, whoami
 from .auth import AuthMiddleware, keys_from_env
@@ -35,6 +36,8 @@ from .fanout import Fanout
 from .roles import ADMIN, METRICS, OPERATOR, VIEWER, RoleKeys, RouteRoles
 from .settings import Settings
 from .tokens import StreamTokens
+
+LOG_CONTEXT = "agented-log-context"
 
 
 def create_app(agented: Agented, settings: Settings | None = None) -> Starlette:
@@ -135,6 +138,9 @@ def _metrics_routes(ctx: Context) -> list[Route]:
     from . import metrics
 
     ctx.metrics = found = metrics.Metrics()
-    ctx.agented.plugins.manager.register(found, name=f"agented-http-metrics-{id(found)}")
+    manager = ctx.agented.plugins.manager
+    manager.register(found, name=f"agented-http-metrics-{id(found)}")
+    if not manager.has_plugin(LOG_CONTEXT):
+        manager.register(LogContext(), name=LOG_CONTEXT)
     found.time_store(ctx.agented.store)
     return metrics.routes(ctx, found)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,8 +26,9 @@ from agented_http.roles import (
     grants,
     key_id,
 )
-from conftest import OpenAgented, shell_bot
+from conftest import FAKE_CLI, OpenAgented, shell_bot
 from http_support import KEY, serving, wait_until
+from test_http_server import serve
 
 pytestmark = pytest.mark.anyio
 
@@ -273,3 +275,28 @@ async def test_the_dev_mode_audits_as_dev(open_agented: OpenAgented) -> None:
             await ag.wait(started["execution_id"], timeout=20)
             entries = (await client.get("/audit")).json()["items"]
     assert [(e["actor"], e["action"]) for e in entries] == [("dev", "run")]
+
+
+def test_serve_starts_with_only_viewer_keys_and_the_page_asks_whoami(tmp_path: Path) -> None:
+    config = tmp_path / "agented.toml"
+    config.write_text(
+        f"""
+[agented]
+database = "sqlite:///agented.db"
+
+[bots.hello]
+command = ["{FAKE_CLI}", "say", "hello"]
+on = [{{ manual = true }}]
+"""
+    )
+    viewer = {"X-API-Key": KEYS[VIEWER]}
+    with (
+        serve(config, cwd=tmp_path, AGENTED_VIEWER_KEYS=KEYS[VIEWER]) as served,
+        httpx.Client(base_url=served.url, timeout=20) as client,
+    ):
+        me = client.get("/agented/whoami", headers=viewer).json()
+        refused = client.post("/agented/bots/hello/runs", headers=viewer)
+        page = client.get("/").text
+    assert me["role"] == VIEWER and "POST /bots/{name}/runs" not in me["routes"]
+    assert refused.status_code == 403 and refused.json()["role"] == OPERATOR
+    assert '"/whoami"' in page and 'may("POST /bots/{name}/runs")' in page

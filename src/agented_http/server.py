@@ -218,7 +218,9 @@ def serve(
 
     out = out or sys.stdout
     cfg = config if isinstance(config, Config) else load_config(config)
-    keys = keys_from_env(cfg.http.api_keys_env)
+    http = cfg.http
+    envs = (http.api_keys_env, http.operator_keys_env, http.viewer_keys_env, http.metrics_keys_env)
+    keys = [key for name in envs for key in keys_from_env(name)]  # a key of any role will do
     if dev:
         if host is not None and not is_loopback(host):
             raise ValueError(f"--dev binds to 127.0.0.1 only; refusing --host {host}")

@@ -7,14 +7,17 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from agented_core import Account, Bot, ChainEntry, ManualTrigger, Status
+from agented_core.config import Config
 from agented_http import Settings, create_app
-from conftest import OpenAgented, shell_bot
+from conftest import FAKE_CLI, OpenAgented, shell_bot
 from http_support import KEY, SECRET, serving, sign
 
 pytestmark = pytest.mark.anyio
@@ -168,3 +171,33 @@ def test_multiprocess_mode_answers_for_every_process(tmp_path: Path) -> None:
     assert value(found, "agented_executions_total", bot="hello", status="succeeded") == 2
     assert value(found, "agented_run_duration_seconds_count", bot="hello") == 2
     assert value(found, "agented_queue_wait_seconds_sum", bot="hello") == pytest.approx(2.0)
+
+
+async def test_a_quota_and_the_account_switch_are_counted(open_agented: OpenAgented) -> None:
+    reset = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    env = {"FAKE_OUTCOME": "quota", "FAKE_RESET": reset}
+    config = Config(
+        accounts={
+            "work": Account(name="work", provider="shell", env=env),
+            "personal": Account(name="personal", provider="shell"),
+        }
+    )
+    bot = Bot(
+        name="nightly",
+        provider="shell",
+        account="work",
+        fallback=(ChainEntry("shell", "personal"),),
+        command=(FAKE_CLI, "outcome"),
+        options={"format": "events"},
+        timeout=60,
+        triggers=(ManualTrigger(),),
+    )
+    async with open_agented([bot], config=config) as ag:
+        app = create_app(ag, Settings(api_keys=(KEY,)))
+        async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+            started = await client.post("/bots/nightly/runs", headers={"X-API-Key": KEY})
+            done = await ag.wait(started.json()["execution_id"], timeout=30)
+            found = samples((await _scrape(client, KEY)).text)
+    assert done.status is Status.SUCCEEDED and done.account == "personal"
+    assert value(found, "agented_rate_limit_events_total", kind="quota", provider="shell") == 1
+    assert value(found, "agented_executions_total", bot="nightly", status="succeeded") == 1

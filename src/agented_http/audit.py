@@ -8,12 +8,14 @@ key), ``dev`` in the unauthenticated development mode. ``GET /audit`` lists them
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from agented_core import Execution
+from agented_core import audit as core_audit
 
 from .auth import DEV_PRINCIPAL, PRINCIPAL_SCOPE_KEY
 from .bodies import int_param
@@ -36,23 +38,12 @@ async def record(
     ctx: Context,
     request: Request,
     action: str,
-    execution_id: str,
-    bot: str,
+    execution: Execution,
     **detail: Any,
 ) -> None:
-    """Note that the request's key did ``action`` to ``execution_id`` (of ``bot``)."""
+    """Note that the request's key did ``action`` to ``execution``."""
     who = principal(request)
-    await ctx.agented.store.record_audit(
-        {
-            "at": datetime.now(UTC).isoformat(),
-            "actor": who.id,
-            "role": who.role,
-            "action": action,
-            "execution_id": execution_id,
-            "bot": bot,
-            **detail,
-        }
-    )
+    await core_audit.record(ctx.agented.store, action, execution, who.id, role=who.role, **detail)
 
 
 def routes(ctx: Context) -> list[Route]:

@@ -52,7 +52,7 @@ def routes(ctx: Context) -> list[Route]:
         if not isinstance(params, dict):
             raise bad_request("params must be a JSON object of parameter names to values")
         execution = await ag.run(name, params)
-        await audit.record(ctx, request, "run", execution.id, execution.bot)
+        await audit.record(ctx, request, "run", execution)
         return accepted(ctx, request, execution)
 
     return [

@@ -85,7 +85,7 @@ def routes(ctx: Context) -> list[Route]:
     def control(name: str, action: Callable[[str], Awaitable[Execution]]) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             execution = await action(request.path_params["id"])
-            await audit.record(ctx, request, name, execution.id, execution.bot)
+            await audit.record(ctx, request, name, execution)
             return JSONResponse(execution_data(execution))
 
         return endpoint
@@ -93,7 +93,7 @@ def routes(ctx: Context) -> list[Route]:
     async def rerun(request: Request) -> Response:
         source = request.path_params["id"]
         execution = await ag.rerun(source)
-        await audit.record(ctx, request, "rerun", execution.id, execution.bot, rerun_of=source)
+        await audit.record(ctx, request, "rerun", execution, rerun_of=source)
         return accepted(ctx, request, execution)
 
     async def stream_token(request: Request) -> Response:

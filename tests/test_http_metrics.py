@@ -18,7 +18,7 @@ from agented_core import Account, Bot, ChainEntry, ManualTrigger, Status
 from agented_core.config import Config
 from agented_http import Settings, create_app
 from conftest import FAKE_CLI, OpenAgented, shell_bot
-from http_support import KEY, SECRET, serving, sign
+from http_support import KEY, SECRET, serving, sign, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -83,6 +83,13 @@ async def test_metrics_after_real_runs(open_agented: OpenAgented, tmp_path: Path
             await client.post("/webhooks/github", content=body, headers=headers)  # duplicate
             bad = {**headers, "X-GitHub-Delivery": "d-2", "X-Hub-Signature-256": "sha256=00"}
             await client.post("/webhooks/github", content=body, headers=bad)
+            following = f"/executions/{sleeping['execution_id']}/events.ndjson"
+            async with client.stream(
+                "GET", following, params={"follow": "true"}, headers=admin
+            ) as stream:
+                await anext(stream.aiter_lines())  # the stream is open and serving
+                while_streaming = samples((await _scrape(client)).text)
+            await wait_until(lambda: app.state.agented_http.streams == 0)
             scraped = await _scrape(client)
             as_admin = await _scrape(client, KEY)
             as_viewer = await _scrape(client, VIEWER_KEY)
@@ -117,6 +124,7 @@ async def test_metrics_after_real_runs(open_agented: OpenAgented, tmp_path: Path
     assert sum(active.values()) == 1 and active["paused"] == active["waiting"] == 0
     assert value(found, "agented_executions_active", bot="spender", status="running") == 0
     assert value(found, "agented_sse_clients") == 0
+    assert value(while_streaming, "agented_sse_clients") == 1
     assert value(found, "agented_store_call_seconds_count", call="save_execution") > 0
     assert KEY not in scraped.text and METRICS_KEY not in scraped.text
 

@@ -178,7 +178,11 @@ class Metrics:
         return timed
 
     async def refresh(self, agented: Agented, streams: int) -> None:
-        """Set the gauges read at scrape time (active executions from the store, streams)."""
+        """Set the gauges read at scrape time (active executions from the store, streams).
+
+        The streams gauge also follows every change (:attr:`Context.streams`), so that in
+        multiprocess mode each process's value is current.
+        """
         counts = Tally((e.bot, e.status.value) for e in await agented.store.find_executions(ACTIVE))
         for bot in agented.bots:
             for active in ACTIVE:

@@ -15,13 +15,11 @@ In the unauthenticated development mode every route is open, to loopback clients
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -65,24 +63,6 @@ def route_path(scope: Scope) -> str:
 def is_public(method: str, path: str) -> bool:
     """True for the routes that go without a key."""
     return any(method in methods and rx.fullmatch(path) for methods, rx in _PUBLIC)
-
-
-class KeyRing:
-    """API keys, compared in constant time (digests of equal length, every key compared)."""
-
-    def __init__(self, keys: Sequence[str]) -> None:
-        self._digests = [hashlib.sha256(k.encode()).digest() for k in keys if k]
-
-    def __len__(self) -> int:
-        return len(self._digests)
-
-    def check(self, candidate: str) -> bool:
-        """True when ``candidate`` is one of the keys."""
-        digest = hashlib.sha256(candidate.encode()).digest()
-        found = False
-        for known in self._digests:
-            found |= hmac.compare_digest(digest, known)
-        return found
 
 
 def _credential(scope: Scope) -> str | None:

@@ -10,7 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.routing import Route
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starlette.routing import Match, Route
 
 from agented_core import Agented, Status
 from agented_http import Settings, create_app
@@ -300,3 +302,30 @@ on = [{{ manual = true }}]
     assert me["role"] == VIEWER and "POST /bots/{name}/runs" not in me["routes"]
     assert refused.status_code == 403 and refused.json()["role"] == OPERATOR
     assert '"/whoami"' in page and 'may("POST /bots/{name}/runs")' in page
+
+
+SEGMENT = st.text(
+    alphabet=st.characters(blacklist_characters="/?#%", blacklist_categories=("Cs", "Cc")),
+    min_size=1,
+    max_size=12,
+)
+
+
+async def test_the_middleware_picks_the_role_of_the_route_starlette_picks(served: Served) -> None:
+    # the app's own routing decides which endpoint answers; the role must be that route's
+    async with served() as (_, app, _client):
+        routes = list(app.routes)
+    roles = RouteRoles()
+
+    @given(values=st.lists(SEGMENT, min_size=2, max_size=2), data=st.data())
+    @settings(max_examples=300, deadline=None)
+    def check(values: list[str], data: st.DataObject) -> None:
+        method, template = data.draw(st.sampled_from(sorted(ROUTES)))
+        parts = iter(values)
+        path = re.sub(r"\{[^}]+\}", lambda _: next(parts), template)
+        scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": []}
+        chosen = next(r for r in routes if r.matches(scope)[0] is Match.FULL)
+        assert isinstance(chosen, Route)
+        assert roles.needed(method, path) == ROUTES[(method, chosen.path)], (path, chosen.path)
+
+    check()

@@ -3,9 +3,11 @@ locally and with --url."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -282,6 +284,18 @@ def test_pause_resume_and_rerun_locally(config: Path) -> None:
     assert "hello ada" in texts and texts[-1] == "succeeded"
     shown = agented("show", new_id, "-c", str(config)).stdout
     assert f"rerun of   {first}" in shown and "(rerun)" in shown
+    # each local action is in the audit log, by the user who ran the command
+    with sqlite3.connect(config.parent / "agented.db") as db:
+        audited = db.execute("SELECT actor, action, execution_id FROM audit ORDER BY id").fetchall()
+    actor = f"cli:{getpass.getuser()}"
+    assert audited == [
+        (actor, "run", execution_id),
+        (actor, "pause", execution_id),
+        (actor, "resume", execution_id),
+        (actor, "cancel", execution_id),
+        (actor, "run", first),
+        (actor, "rerun", new_id),
+    ]
 
 
 def test_executions_table_has_a_header_durations_costs_and_marks_cuts(tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ async def test_an_older_schema_is_migrated_forward(tmp_path: Path) -> None:
     await store.close()
     conn = sqlite3.connect(path)  # back to the first released schema
     conn.execute("DROP INDEX executions_pending_control")
+    conn.execute("DROP TABLE audit")
     conn.execute("UPDATE schema_version SET version = 1")
     conn.commit()
     conn.close()

@@ -243,7 +243,10 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         raise ConfigError(problems)
     anyio.run(_store_opens, config)
     try:
-        return serve(config, host=args.host, port=args.port, dev=args.dev, out=out)
+        return serve(
+            config, host=args.host, port=args.port, dev=args.dev, out=out,
+            log_format=args.log_format,
+        )  # fmt: skip
     except (NoApiKeyError, ValueError, OverflowError, OSError) as exc:
         raise AgentedError(str(exc)) from None
 

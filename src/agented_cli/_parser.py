@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no API key: unauthenticated, 127.0.0.1 only (development)",
     )
+    serve.add_argument(
+        "--log-format", choices=("text", "json"), help="default: [agented] log_format (text)"
+    )
 
     check = sub.add_parser("check", help="validate the configuration; run nothing")
     _config(check)

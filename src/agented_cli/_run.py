@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 import anyio
 
+from agented_core import audit
 from agented_core.agented import Agented
 from agented_core.config import Config, load_config
 from agented_core.errors import AgentedError
@@ -60,7 +61,9 @@ def cmd_run(args: argparse.Namespace, out: TextIO, exit_code: Callable[[Status],
     )
 
     async def start(ag: Agented) -> Execution:
-        return await ag.run(args.bot, params, trigger=trigger, context=context)
+        execution = await ag.run(args.bot, params, trigger=trigger, context=context)
+        await audit.record(ag.store, "run", execution, audit.cli_actor())
+        return execution
 
     status = anyio.run(foreground, config, start, _renderer(args, out))
     return exit_code(status)
@@ -74,7 +77,9 @@ def cmd_rerun_here(
 
     async def start(ag: Agented) -> Execution:
         old = await LocalSource(ag).resolve(args.id)
-        return await ag.rerun(old)
+        execution = await ag.rerun(old)
+        await audit.record(ag.store, "rerun", execution, audit.cli_actor(), rerun_of=old)
+        return execution
 
     status = anyio.run(foreground, config, start, _renderer(args, out))
     return exit_code(status)

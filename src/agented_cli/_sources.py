@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Protocol
 
+from agented_core import audit
 from agented_core.agented import Agented
 from agented_core.config import load_config
 from agented_core.errors import AgentedError, ConflictError, NotFoundError
@@ -104,6 +105,11 @@ async def remote_source(url: str) -> AsyncIterator[RemoteSource]:
         yield RemoteSource(client)
 
 
+async def _audited(action: str, agented: Agented, execution: Execution) -> Execution:
+    await audit.record(agented.store, action, execution, audit.cli_actor())
+    return execution
+
+
 class LocalSource:
     """The executions in the local store."""
 
@@ -127,13 +133,13 @@ class LocalSource:
             yield event
 
     async def cancel(self, execution_id: str) -> Execution:
-        return await self.agented.cancel(execution_id)
+        return await _audited("cancel", self.agented, await self.agented.cancel(execution_id))
 
     async def pause(self, execution_id: str) -> Execution:
-        return await self.agented.pause(execution_id)
+        return await _audited("pause", self.agented, await self.agented.pause(execution_id))
 
     async def resume(self, execution_id: str) -> Execution:
-        return await self.agented.resume(execution_id)
+        return await _audited("resume", self.agented, await self.agented.resume(execution_id))
 
     async def resolve(self, given: str) -> str:
         store = self.agented.store

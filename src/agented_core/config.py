@@ -54,6 +54,7 @@ class AgentedSettings:
     backoff_base: float = _RETRY.backoff_base
     backoff_max: float = _RETRY.backoff_max
     max_rate_wait: float = _RETRY.max_rate_wait
+    log_format: str = "text"
 
 
 @frozen
@@ -61,6 +62,9 @@ class HttpSettings:
     """The ``[http]`` table."""
 
     api_keys_env: str = "AGENTED_API_KEYS"
+    operator_keys_env: str = "AGENTED_OPERATOR_KEYS"
+    viewer_keys_env: str = "AGENTED_VIEWER_KEYS"
+    metrics_keys_env: str = "AGENTED_METRICS_KEYS"
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 5 * 1024 * 1024
 
@@ -275,6 +279,13 @@ def _any(value: Any) -> Any:
     return value
 
 
+def _log_format(value: Any) -> str:
+    text = _str(value)
+    if text not in ("text", "json"):
+        raise ValueError(f"expected 'text' or 'json', got {text!r}")
+    return text
+
+
 SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "agented": {
         "database": _str,
@@ -288,8 +299,16 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
         "backoff_base": parse_duration,
         "backoff_max": parse_duration,
         "max_rate_wait": parse_duration,
+        "log_format": _log_format,
     },
-    "http": {"api_keys_env": _str, "cors_origins": _strs, "max_body_bytes": _pos_int},
+    "http": {
+        "api_keys_env": _str,
+        "operator_keys_env": _str,
+        "viewer_keys_env": _str,
+        "metrics_keys_env": _str,
+        "cors_origins": _strs,
+        "max_body_bytes": _pos_int,
+    },
     "github": {"webhook_secrets_env": _str, "dedup_ttl": parse_duration},
     "webhooks.NAME": {"secret_env": _str, "signature_header": _str, "delivery_header": _str},
     "prices.MODEL": {

@@ -14,11 +14,14 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.routing import Route
 
 from agented_core import Agented, AgentedError
+from agented_core.config import HttpSettings
+from agented_core.logs import LogContext
 
-from . import bots, executions, health, openapi, sse, webhooks
-from .auth import AuthMiddleware, KeyRing, keys_from_env
+from . import audit, bots, executions, health, openapi, sse, webhooks, whoami
+from .auth import AuthMiddleware, keys_from_env
 from .context import Context
 from .cors import JsonCORSMiddleware
 from .errors import (
@@ -30,20 +33,24 @@ from .errors import (
     on_unexpected,
 )
 from .fanout import Fanout
+from .roles import ADMIN, METRICS, OPERATOR, VIEWER, RoleKeys, RouteRoles
 from .settings import Settings
 from .tokens import StreamTokens
+
+LOG_CONTEXT = "agented-log-context"
 
 
 def create_app(agented: Agented, settings: Settings | None = None) -> Starlette:
     """The HTTP sub-app (REST, webhooks, SSE) over ``agented``, mountable under any prefix.
 
-    Raises :class:`NoApiKeyError` when no API key is configured (``settings.api_keys``, else the
-    environment variable ``[http] api_keys_env`` names) unless ``settings.unauthenticated``.
+    Raises :class:`NoApiKeyError` when no API key of any role is configured
+    (``settings.api_keys``, else the environment variable ``[http] api_keys_env`` names, and
+    alike for the other roles) unless ``settings.unauthenticated``.
     """
     settings = settings or Settings()
     http = agented.config.http
-    keys = settings.api_keys if settings.api_keys is not None else keys_from_env(http.api_keys_env)
-    keys = tuple(k for k in keys if k)
+    by_role = role_keys(settings, http)
+    keys = tuple(k for role in (ADMIN, OPERATOR, VIEWER, METRICS) for k in by_role[role])
     if not keys and not settings.unauthenticated:
         raise NoApiKeyError(
             f"no API key: set {http.api_keys_env} (comma-separated keys) in the environment, "
@@ -68,7 +75,14 @@ def create_app(agented: Agented, settings: Settings | None = None) -> Starlette:
         *executions.routes(ctx),
         *webhooks.routes(ctx),
         *openapi.routes(ctx),
+        *whoami.routes(ctx),
+        *audit.routes(ctx),
+        *_metrics_routes(ctx),
     ]
+    roles = RouteRoles()
+    missing = roles.missing((m, r.path) for r in routes for m in getattr(r, "methods", None) or ())
+    if missing:  # a bug: every route needs its role in agented_http.roles.ROUTES
+        raise RuntimeError(f"routes without a role in agented_http.roles.ROUTES: {missing}")
     origins = settings.cors_origins if settings.cors_origins is not None else http.cors_origins
     middleware = []
     if origins:
@@ -85,9 +99,10 @@ def create_app(agented: Agented, settings: Settings | None = None) -> Starlette:
     middleware.append(
         Middleware(
             AuthMiddleware,
-            keys=KeyRing(keys),
+            keys=RoleKeys(by_role),
             tokens=tokens,
             unauthenticated=settings.unauthenticated,
+            roles=roles,
         )
     )
     app = Starlette(
@@ -102,3 +117,30 @@ def create_app(agented: Agented, settings: Settings | None = None) -> Starlette:
     )
     app.state.agented_http = ctx
     return app
+
+
+def role_keys(settings: Settings, http: HttpSettings) -> dict[str, tuple[str, ...]]:
+    """Each role's keys: from ``settings``, else from the environment variable ``[http]`` names."""
+    chosen = {
+        ADMIN: (settings.api_keys, http.api_keys_env),
+        OPERATOR: (settings.operator_keys, http.operator_keys_env),
+        VIEWER: (settings.viewer_keys, http.viewer_keys_env),
+        METRICS: (settings.metrics_keys, http.metrics_keys_env),
+    }
+    return {
+        role: tuple(k for k in (keys if keys is not None else keys_from_env(env)) if k)
+        for role, (keys, env) in chosen.items()
+    }
+
+
+def _metrics_routes(ctx: Context) -> list[Route]:
+    """``GET /metrics``, its metrics registered with the Agented's plugins and store."""
+    from . import metrics
+
+    ctx.metrics = found = metrics.Metrics()
+    manager = ctx.agented.plugins.manager
+    manager.register(found, name=f"agented-http-metrics-{id(found)}")
+    if not manager.has_plugin(LOG_CONTEXT):
+        manager.register(LogContext(), name=LOG_CONTEXT)
+    found.time_store(ctx.agented.store)
+    return metrics.routes(ctx, found)

@@ -6,27 +6,36 @@ constant time against every configured key), or when it is on the allowlist DESI
 the webhooks check their own signatures), or, on the SSE route only, with a stream token for
 that execution (``?token=``). Everything else, unknown paths included, answers 401.
 
-In the unauthenticated development mode every route is open, to loopback clients only.
+A key has a role (:mod:`agented_http.roles`); a route whose role the key lacks answers 403
+``forbidden``, naming the role it needs. The request's :class:`~agented_http.roles.Principal` is
+noted in the scope under :data:`PRINCIPAL_SCOPE_KEY`.
+
+In the unauthenticated development mode every route is open, to loopback clients only, as admin.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .errors import UNAUTHORIZED
+from .errors import FORBIDDEN, UNAUTHORIZED
+from .roles import ADMIN, VIEWER, Principal, RoleKeys, RouteRoles, grants
 from .tokens import StreamTokens
 
 AUTH_SCOPE_KEY = "agented.auth"
 """Where the middleware notes how a request got in: ``key``, ``token``, ``public`` or ``open``."""
+PRINCIPAL_SCOPE_KEY = "agented.principal"
+"""Where the middleware notes who the request is (a :class:`Principal`), when known."""
+DEV_PRINCIPAL = Principal(ADMIN, "dev")
+"""Who a request is in the unauthenticated development mode."""
+TOKEN_PRINCIPAL = Principal(VIEWER, "stream-token")
+"""Who a request with a stream token is (it opens one execution's SSE stream only)."""
 
 _PUBLIC: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
     (frozenset({"GET", "HEAD"}), re.compile(r"/health")),
@@ -56,24 +65,6 @@ def is_public(method: str, path: str) -> bool:
     return any(method in methods and rx.fullmatch(path) for methods, rx in _PUBLIC)
 
 
-class KeyRing:
-    """API keys, compared in constant time (digests of equal length, every key compared)."""
-
-    def __init__(self, keys: Sequence[str]) -> None:
-        self._digests = [hashlib.sha256(k.encode()).digest() for k in keys if k]
-
-    def __len__(self) -> int:
-        return len(self._digests)
-
-    def check(self, candidate: str) -> bool:
-        """True when ``candidate`` is one of the keys."""
-        digest = hashlib.sha256(candidate.encode()).digest()
-        found = False
-        for known in self._digests:
-            found |= hmac.compare_digest(digest, known)
-        return found
-
-
 def _credential(scope: Scope) -> str | None:
     api_key: str | None = None
     bearer: str | None = None
@@ -98,68 +89,82 @@ def _is_loopback(scope: Scope) -> bool:
 
 
 class AuthMiddleware:
-    """Pure ASGI middleware: lets a request through or answers 401 itself."""
+    """Pure ASGI middleware: lets a request through or answers 401 or 403 itself."""
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        keys: KeyRing,
+        keys: RoleKeys,
         tokens: StreamTokens,
         unauthenticated: bool = False,
+        roles: RouteRoles | None = None,
     ) -> None:
         self.app = app
         self.keys = keys
         self.tokens = tokens
         self.unauthenticated = unauthenticated
+        self.roles = roles or RouteRoles()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        how, why = self._admit(scope)
+        how, why, principal = self._admit(scope)
         if how is None:
             await _deny(send, why)
             return
+        if principal is not None and how == "key":
+            needed = self.roles.needed(scope["method"], route_path(scope))
+            if needed is not None and not grants(principal.role, needed):
+                message = f"this route needs the {needed} role; the key has {principal.role}"
+                await _deny(send, message, status=403, role=needed)
+                return
         scope[AUTH_SCOPE_KEY] = how
+        if principal is not None:
+            scope[PRINCIPAL_SCOPE_KEY] = principal
         await self.app(scope, receive, send)
 
-    def _admit(self, scope: Scope) -> tuple[str | None, str]:
+    def _admit(self, scope: Scope) -> tuple[str | None, str, Principal | None]:
         if self.unauthenticated:
             if _is_loopback(scope):
-                return "open", ""
-            return None, "the unauthenticated development mode serves loopback clients only"
+                return "open", "", DEV_PRINCIPAL
+            return None, "the unauthenticated development mode serves loopback clients only", None
         credential = _credential(scope)
-        if credential and self.keys.check(credential):
-            return "key", ""
+        principal = self.keys.check(credential) if credential else None
+        if principal is not None:
+            return "key", "", principal
         path = route_path(scope)
         method: str = scope["method"]
         if is_public(method, path):
-            return "public", ""  # a webhook may carry a sender's own Authorization header
+            return "public", "", None  # a webhook may carry a sender's own Authorization header
         if credential:
-            return None, "the API key is not valid"
+            return None, "the API key is not valid", None
         sse = _SSE.fullmatch(path) if method in ("GET", "HEAD") else None
         if sse is not None:
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             token = (query.get("token") or [""])[-1]
             if token:
                 if self.tokens.check(token, sse.group("id")):
-                    return "token", ""
-                return None, "the stream token is not valid for this execution, or has expired"
-        return None, "an API key is needed (X-API-Key or Authorization: Bearer)"
+                    return "token", "", TOKEN_PRINCIPAL
+                return (
+                    None,
+                    "the stream token is not valid for this execution, or has expired",
+                    None,
+                )
+        return None, "an API key is needed (X-API-Key or Authorization: Bearer)", None
 
 
-async def _deny(send: Send, message: str) -> None:
-    body = json.dumps({"error": UNAUTHORIZED, "message": message}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b'Bearer realm="agented"'),
-            ],
-        }
-    )
+async def _deny(send: Send, message: str, status: int = 401, role: str | None = None) -> None:
+    data = {"error": UNAUTHORIZED if status == 401 else FORBIDDEN, "message": message}
+    if role is not None:
+        data["role"] = role
+    body = json.dumps(data).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="agented"'))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from agented_core import Execution
 
+from . import audit
 from .bodies import json_object
 from .context import Context
 from .errors import bad_request
@@ -51,6 +52,7 @@ def routes(ctx: Context) -> list[Route]:
         if not isinstance(params, dict):
             raise bad_request("params must be a JSON object of parameter names to values")
         execution = await ag.run(name, params)
+        await audit.record(ctx, request, "run", execution)
         return accepted(ctx, request, execution)
 
     return [

@@ -1,6 +1,7 @@
 """Errors as HTTP answers: ``{"error": code, "message": text}``.
 
-Codes (DESIGN, "HTTP surface"): ``unauthorized`` 401, ``not_found`` 404, ``bad_request`` 400
+Codes (DESIGN, "HTTP surface"): ``unauthorized`` 401, ``forbidden`` 403 (a key without the
+route's role), ``not_found`` 404, ``bad_request`` 400
 (also 405, with an ``Allow`` header), ``invalid_signature`` 401, ``payload_too_large`` 413,
 ``unsupported_media_type`` 415, ``conflict`` 409; and ``internal`` 500 for a bug.
 """
@@ -19,6 +20,7 @@ from agented_core import AgentedError, ConfigError, ConflictError, NotFoundError
 log = logging.getLogger("agented.http")
 
 UNAUTHORIZED = "unauthorized"
+FORBIDDEN = "forbidden"
 NOT_FOUND = "not_found"
 BAD_REQUEST = "bad_request"
 CONFLICT = "conflict"

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from agented_core import Execution, NotFoundError, Status, to_data
 
+from . import audit
 from .bodies import MAX_SEQ, bool_param, int_param
 from .bots import accepted
 from .context import Context
@@ -82,14 +83,18 @@ def routes(ctx: Context) -> list[Route]:
 
     Endpoint = Callable[[Request], Awaitable[Response]]
 
-    def control(action: Callable[[str], Awaitable[Execution]]) -> Endpoint:
+    def control(name: str, action: Callable[[str], Awaitable[Execution]]) -> Endpoint:
         async def endpoint(request: Request) -> Response:
-            return JSONResponse(execution_data(await action(request.path_params["id"])))
+            execution = await action(request.path_params["id"])
+            await audit.record(ctx, request, name, execution)
+            return JSONResponse(execution_data(execution))
 
         return endpoint
 
     async def rerun(request: Request) -> Response:
-        execution = await ag.rerun(request.path_params["id"])
+        source = request.path_params["id"]
+        execution = await ag.rerun(source)
+        await audit.record(ctx, request, "rerun", execution, rerun_of=source)
         return accepted(ctx, request, execution)
 
     async def stream_token(request: Request) -> Response:
@@ -138,9 +143,13 @@ def routes(ctx: Context) -> list[Route]:
     return [
         Route("/executions", list_executions, methods=["GET"], name="executions"),
         Route("/executions/{id}", get_execution, methods=["GET"], name="execution"),
-        Route("/executions/{id}/cancel", control(ag.cancel), methods=["POST"], name="cancel"),
-        Route("/executions/{id}/pause", control(ag.pause), methods=["POST"], name="pause"),
-        Route("/executions/{id}/resume", control(ag.resume), methods=["POST"], name="resume"),
+        Route(
+            "/executions/{id}/cancel", control("cancel", ag.cancel), methods=["POST"], name="cancel"
+        ),
+        Route("/executions/{id}/pause", control("pause", ag.pause), methods=["POST"], name="pause"),
+        Route(
+            "/executions/{id}/resume", control("resume", ag.resume), methods=["POST"], name="resume"
+        ),
         Route("/executions/{id}/rerun", rerun, methods=["POST"], name="rerun"),
         Route("/executions/{id}/stream-token", stream_token, methods=["POST"], name="stream_token"),
         Route("/executions/{id}/events.ndjson", ndjson, methods=["GET"], name="events_ndjson"),

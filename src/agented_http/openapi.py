@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from agented_core import Bot, Event, Execution, Status, __version__
 
+from . import ops_schema
 from .context import Context
 from .shapes import SUMMARY_OMITS
 
@@ -27,6 +28,7 @@ Schema = dict[str, Any]
 
 ERROR_CODES = [
     "unauthorized",
+    "forbidden",
     "not_found",
     "bad_request",
     "invalid_signature",
@@ -591,6 +593,8 @@ def paths() -> dict[str, Schema]:
 
 def document(title: str, server_url: str) -> Schema:
     """The whole OpenAPI document, served under ``server_url``."""
+    every_path = {**paths(), **ops_schema.paths()}
+    ops_schema.with_roles(every_path)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -600,9 +604,9 @@ def document(title: str, server_url: str) -> Schema:
         },
         "servers": [{"url": server_url or "/"}],
         "security": [{"ApiKey": []}, {"Bearer": []}],
-        "paths": paths(),
+        "paths": every_path,
         "components": {
-            "schemas": components(),
+            "schemas": {**components(), **ops_schema.components()},
             "securitySchemes": {
                 "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "Bearer": {"type": "http", "scheme": "bearer"},

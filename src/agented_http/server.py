@@ -30,7 +30,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agented_core import Agented, Config, ManualTrigger, __version__, load_config
+from agented_core import Agented, Config, ManualTrigger, __version__, load_config, logs
 
 from .app import create_app
 from .auth import keys_from_env
@@ -203,18 +203,24 @@ def serve(
     settings: Settings | None = None,
     out: TextIO | None = None,
     log_level: str = "info",
+    log_format: str | None = None,
 ) -> int:
     """Run the reference server on uvicorn (one worker) until SIGINT / SIGTERM; the exit code.
 
     Without an API key in the configured environment variable it refuses to start, unless
     ``dev``: no auth, bound to 127.0.0.1 only, with a loud warning. Raises
     :class:`~agented_http.NoApiKeyError` or ``ValueError`` for a refused start.
+    ``log_format`` (default ``[agented] log_format``): ``json`` writes every log record, uvicorn's
+    too, as one JSON object a line (:mod:`agented_core.logs`); secret query values are redacted
+    from the access log in either format.
     """
     import uvicorn
 
     out = out or sys.stdout
     cfg = config if isinstance(config, Config) else load_config(config)
-    keys = keys_from_env(cfg.http.api_keys_env)
+    http = cfg.http
+    envs = (http.api_keys_env, http.operator_keys_env, http.viewer_keys_env, http.metrics_keys_env)
+    keys = [key for name in envs for key in keys_from_env(name)]  # a key of any role will do
     if dev:
         if host is not None and not is_loopback(host):
             raise ValueError(f"--dev binds to 127.0.0.1 only; refusing --host {host}")
@@ -235,6 +241,9 @@ def serve(
         print(banner(ag, base, dev=dev), file=out, flush=True)
 
     app = create_server(cfg, settings, on_ready=ready)
+    fmt = log_format or cfg.settings.log_format
+    if fmt == "json":
+        logs.configure("json", log_level.upper())
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -242,8 +251,11 @@ def serve(
             log_level=log_level,
             timeout_graceful_shutdown=5,
             workers=1,
+            # json: the records go to the root handler logs.configure installed
+            log_config=None if fmt == "json" else uvicorn.config.LOGGING_CONFIG,
         )
     )
+    logging.getLogger("uvicorn.access").addFilter(logs.RedactFilter())
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; a quiet
     # SIGTERM handler makes that a clean exit (0) instead of death by signal
     main_thread = threading.current_thread() is threading.main_thread()

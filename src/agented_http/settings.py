@@ -28,6 +28,10 @@ class Settings:
     ``AGENTED_API_KEYS``). With no key the app refuses to start, unless ``unauthenticated`` is
     set: a development mode in which every route is open to loopback clients only.
 
+    ``operator_keys``, ``viewer_keys`` and ``metrics_keys`` are the keys of the other roles
+    (:mod:`agented_http.roles`); ``None`` reads each from the environment variable the config
+    names (``[http] operator_keys_env`` ...). ``api_keys`` are the admin keys.
+
     ``cors_origins`` and ``max_body_bytes`` default to the config's ``[http]`` values.
     ``heartbeat`` is the seconds between SSE keep-alive comments; a client that takes longer than
     ``send_timeout`` seconds to take one frame is dropped. ``retry_ms`` is the reconnection
@@ -38,6 +42,9 @@ class Settings:
 
     api_keys: tuple[str, ...] | None = field(default=None, converter=_opt_strs)
     unauthenticated: bool = False
+    operator_keys: tuple[str, ...] | None = field(default=None, converter=_opt_strs)
+    viewer_keys: tuple[str, ...] | None = field(default=None, converter=_opt_strs)
+    metrics_keys: tuple[str, ...] | None = field(default=None, converter=_opt_strs)
     cors_origins: tuple[str, ...] | None = field(default=None, converter=_opt_strs)
     max_body_bytes: int | None = None
     heartbeat: float = 15.0

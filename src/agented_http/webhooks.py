@@ -8,7 +8,7 @@ format (415 / 400). The source name ``github`` is reserved for GitHub's own rout
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Protocol
 
 from starlette.requests import Request
@@ -35,6 +35,12 @@ class _Delivered(Protocol):
     def skipped(self) -> Sequence[Mapping[str, str]]: ...
 
 
+def _outcome(result: _Delivered) -> str:
+    if result.execution_ids:
+        return "started"
+    return "duplicate" if result.duplicate else "ignored"
+
+
 def _answer(result: _Delivered) -> Response:
     body = {
         "execution_ids": list(result.execution_ids),
@@ -50,9 +56,20 @@ def routes(ctx: Context) -> list[Route]:
     """The webhook and delivery routes."""
     ag = ctx.agented
 
+    async def counted(source: str, deliver: Awaitable[_Delivered]) -> Response:
+        try:
+            result = await deliver
+        except Exception:
+            if ctx.metrics is not None:
+                ctx.metrics.delivery(source, "rejected")
+            raise
+        if ctx.metrics is not None:
+            ctx.metrics.delivery(source, _outcome(result))
+        return _answer(result)
+
     async def github(request: Request) -> Response:
         body = await read_body(request, ctx.max_body_bytes)
-        return _answer(await ag.deliveries.github(body, request.headers))
+        return await counted("github", ag.deliveries.github(body, request.headers))
 
     async def dry_run(request: Request) -> Response:
         body = await read_body(request, ctx.max_body_bytes)
@@ -68,7 +85,7 @@ def routes(ctx: Context) -> list[Route]:
     async def generic(request: Request) -> Response:
         source = request.path_params["source"]
         body = await read_body(request, ctx.max_body_bytes)
-        return _answer(await ag.deliveries.generic(source, body, request.headers))
+        return await counted(source, ag.deliveries.generic(source, body, request.headers))
 
     async def deliveries(request: Request) -> Response:
         limit = int_param(request, "limit", 50, minimum=1, maximum=MAX_DELIVERIES)

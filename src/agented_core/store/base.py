@@ -148,3 +148,17 @@ class Store(ABC):
     @abstractmethod
     async def list_deliveries(self, limit: int = 50) -> list[dict[str, Any]]:
         """Recent deliveries, newest first."""
+
+    async def record_audit(self, entry: dict[str, Any]) -> None:
+        """Append an entry to the audit log (``at``, ``actor``, ``action``, ``execution_id`` ...).
+
+        Not abstract, so that a store written before the audit existed keeps working until it
+        implements it; such a store refuses with :class:`NotImplementedError`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} keeps no audit log")
+
+    async def list_audit(
+        self, *, execution_id: str | None = None, limit: int = 50, before: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Audit entries newest first, each with its ``id``; ``before`` an id (the cursor)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no audit log")

@@ -539,3 +539,38 @@ class SQLiteStore(Store):
             item.setdefault("received_at", received_at)
             out.append(item)
         return out
+
+    async def record_audit(self, entry: dict[str, Any]) -> None:
+        data = dict(entry)
+        at = str(data.pop("at", None) or _iso(datetime.now(UTC)))
+        actor, action = str(data.pop("actor")), str(data.pop("action"))
+        execution_id = data.pop("execution_id", None)
+        text = json.dumps(data, default=str)
+        await self._quick(
+            lambda: self.conn.execute(
+                "INSERT INTO audit (at, actor, action, execution_id, data) VALUES (?, ?, ?, ?, ?)",
+                (at, actor, action, execution_id, text),
+            )
+        )
+
+    async def list_audit(
+        self, *, execution_id: str | None = None, limit: int = 50, before: int | None = None
+    ) -> list[dict[str, Any]]:
+        where: list[str] = []
+        args: list[object] = []
+        if execution_id is not None:
+            where.append("execution_id = ?")
+            args.append(execution_id)
+        if before is not None:
+            where.append("id < ?")
+            args.append(before)
+        sql = "SELECT id, at, actor, action, execution_id, data FROM audit"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        rows = await self._call(lambda: self.conn.execute(sql, (*args, limit)).fetchall())
+        return [
+            {"id": i, "at": at, "actor": actor, "action": action, "execution_id": eid,
+             **json.loads(data)}
+            for i, at, actor, action, eid, data in rows
+        ]  # fmt: skip

@@ -74,5 +74,22 @@ def _m002_pending_controls(db: Any) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_m001_core, _m002_pending_controls]
+def _m003_audit(db: Any) -> None:
+    # who (a key's id, never the key) did what to which execution; read newest first
+    db.execute(
+        """
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            execution_id TEXT,
+            data TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX audit_execution ON audit (execution_id, id)")
+
+
+MIGRATIONS: list[Migration] = [_m001_core, _m002_pending_controls, _m003_audit]
 """The steps in order; the schema version is how many have been applied."""

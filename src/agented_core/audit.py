@@ -13,6 +13,8 @@ from typing import Any
 from .models import Execution
 from .store import Store
 
+__all__ = ["cli_actor", "record"]
+
 
 def cli_actor() -> str:
     """The actor of the local command line: ``cli:<user>``."""

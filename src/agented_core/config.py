@@ -33,6 +33,20 @@ from .models import (
 from .params import SPEC_KEYS, parse_specs
 from .run._retries import RetryPolicy
 
+__all__ = [
+    "DEFAULT_CONFIG",
+    "SCHEMA",
+    "AgentedSettings",
+    "Config",
+    "GitHubSettings",
+    "HttpSettings",
+    "Price",
+    "WebhookSource",
+    "load_config",
+    "parse_config",
+    "read_config",
+]
+
 DEFAULT_CONFIG = "agented.toml"
 
 _RETRY = RetryPolicy()

@@ -24,6 +24,19 @@ from typing import Any, TextIO
 from .hookspecs import hookimpl
 from .models import Execution
 
+__all__ = [
+    "CONTEXT_KEYS",
+    "FIELDS",
+    "FORMATS",
+    "SECRET_QUERY",
+    "JsonFormatter",
+    "LogContext",
+    "RedactFilter",
+    "configure",
+    "formatter",
+    "redact_query",
+]
+
 FORMATS = ("text", "json")
 CONTEXT_KEYS = ("execution_id", "bot", "delivery_id", "attempt")
 """The record fields the JSON format carries where they apply."""

@@ -143,4 +143,4 @@ def _metrics_routes(ctx: Context) -> list[Route]:
     if not manager.has_plugin(LOG_CONTEXT):
         manager.register(LogContext(), name=LOG_CONTEXT)
     found.time_store(ctx.agented.store)
-    return metrics.routes(ctx, found)
+    return metrics.routes(found, ctx.agented, lambda: ctx.streams)

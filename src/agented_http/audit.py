@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agented_core import Execution
-from agented_core import audit as core_audit
+from agented_core.audit import record as record_core
 
 from .auth import DEV_PRINCIPAL, PRINCIPAL_SCOPE_KEY
 from .bodies import int_param
@@ -43,7 +43,7 @@ async def record(
 ) -> None:
     """Note that the request's key did ``action`` to ``execution``."""
     who = principal(request)
-    await core_audit.record(ctx.agented.store, action, execution, who.id, role=who.role, **detail)
+    await record_core(ctx.agented.store, action, execution, who.id, role=who.role, **detail)
 
 
 def routes(ctx: Context) -> list[Route]:

@@ -42,7 +42,6 @@ from agented_core import Execution, Status, hookimpl
 if TYPE_CHECKING:
     from agented_core import Agented
 
-    from .context import Context
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 ACTIVE = (Status.QUEUED, Status.RUNNING, Status.PAUSED, Status.WAITING)
@@ -203,11 +202,11 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def routes(ctx: Context, metrics: Metrics) -> list[Route]:
-    """The metrics route."""
+def routes(metrics: Metrics, agented: Agented, streams: Callable[[], int]) -> list[Route]:
+    """The metrics route: ``streams`` tells how many streams the app has open now."""
 
     async def endpoint(request: Request) -> Response:
-        await metrics.refresh(ctx.agented, ctx.streams)
+        await metrics.refresh(agented, streams())
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return [Route("/metrics", endpoint, methods=["GET"], name="metrics")]

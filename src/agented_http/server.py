@@ -30,7 +30,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agented_core import Agented, Config, ManualTrigger, __version__, load_config, logs
+from agented_core import Agented, Config, ManualTrigger, __version__, load_config
+from agented_core.logs import RedactFilter, configure
 
 from .app import create_app
 from .auth import keys_from_env
@@ -243,7 +244,7 @@ def serve(
     app = create_server(cfg, settings, on_ready=ready)
     fmt = log_format or cfg.settings.log_format
     if fmt == "json":
-        logs.configure("json", log_level.upper())
+        configure("json", log_level.upper())
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -255,7 +256,7 @@ def serve(
             log_config=None if fmt == "json" else uvicorn.config.LOGGING_CONFIG,
         )
     )
-    logging.getLogger("uvicorn.access").addFilter(logs.RedactFilter())
+    logging.getLogger("uvicorn.access").addFilter(RedactFilter())
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; a quiet
     # SIGTERM handler makes that a clean exit (0) instead of death by signal
     main_thread = threading.current_thread() is threading.main_thread()

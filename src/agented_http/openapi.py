@@ -21,6 +21,7 @@ from starlette.routing import Route
 from agented_core import Bot, Event, Execution, Status, __version__
 
 from . import ops_schema
+from .bodies import MAX_SEQ
 from .context import Context
 from .shapes import SUMMARY_OMITS
 
@@ -285,6 +286,7 @@ def _header(
 
 
 EVENT_NAME = "^[A-Za-z0-9_.-]+$"
+SEQ: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}
 
 
 EXECUTION_ID = _path_param("id", "the execution's id")
@@ -457,11 +459,12 @@ def paths() -> dict[str, Schema]:
                 "security": TOKEN_OR_KEY,
                 "parameters": [
                     EXECUTION_ID,
-                    _query("after", {"type": "integer", "minimum": 0}, "the last seq seen"),
+                    _query("after", SEQ, "the last seq seen"),
                     _query("token", STRING, "a stream token (instead of an API key)"),
                     {
                         **_header("Last-Event-ID", "the last seq seen (wins over ?after=)"),
-                        "schema": {"type": "string", "pattern": "^[0-9]*$"},
+                        # at most 18 digits: always within MAX_SEQ (the route refuses more)
+                        "schema": {"type": "string", "pattern": "^[0-9]{0,18}$"},
                     },
                 ],
                 "responses": {
@@ -483,7 +486,7 @@ def paths() -> dict[str, Schema]:
                 "description": "The events stored so far; with follow=true, until it ends.",
                 "parameters": [
                     EXECUTION_ID,
-                    _query("after", {"type": "integer", "minimum": 0}, "the last seq seen"),
+                    _query("after", SEQ, "the last seq seen"),
                     _query("follow", {"type": "boolean"}, "stream until the execution ends"),
                 ],
                 "responses": {

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from agented_core.store import CompositeStore, Store
@@ -72,7 +73,7 @@ class LosingStore(SQLiteStore):
 
     async def update_state(self, key: str, fn: Callable[[Any], Any]) -> Any:
         value = fn(await self.get_state(key))
-        await anyio.sleep(0)  # another writer's turn, as between two processes
+        await anyio.lowlevel.checkpoint()  # another writer's turn, as between two processes
         await self.put_state(key, value)
         return value
 

@@ -216,7 +216,7 @@ class AuditLog(StorePart):
     """
 
     async def record_audit(self, entry: dict[str, Any]) -> None:
-        """Append an entry to the audit log (``at``, ``actor``, ``action``, ``execution_id`` ...)."""
+        """Append an entry to the audit log (``at``, ``actor``, ``action``, ``execution_id``...)."""
         raise NotImplementedError(f"{type(self).__name__} keeps no audit log")
 
     async def list_audit(

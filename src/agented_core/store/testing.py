@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from ..models import Event, Execution, Status, TriggerKind
@@ -39,9 +40,11 @@ def execution(id: str, status: Status = Status.QUEUED, **fields: Any) -> Executi
     return Execution(id=id, trigger=TriggerKind.API, status=status, created_at=NOW, **fields)
 
 
-def event(execution_id: str, seq: int, kind: str = "text", **data: Any) -> Event:
+def event(
+    execution_id: str, seq: int, kind: str = "text", data: dict[str, Any] | None = None
+) -> Event:
     """An event of attempt 1 with ``data``."""
-    return Event(execution_id, seq, NOW, 1, kind, f"line {seq}", data)
+    return Event(execution_id, seq, NOW, 1, kind, f"line {seq}", data or {})
 
 
 class StoreContract:
@@ -115,7 +118,9 @@ class StoreContract:
 
     async def test_ids_with_prefix(self, store: Store) -> None:
         for id in ("01AB1", "01AB2", "01AC1", "01ab3"):
-            await store.save_execution(execution(id, Status.RUNNING if "2" in id else Status.QUEUED))
+            await store.save_execution(
+                execution(id, Status.RUNNING if "2" in id else Status.QUEUED)
+            )
         assert await store.ids_with_prefix("01AB", 10) == ["01AB2", "01AB1"]  # case counts
         assert await store.ids_with_prefix("01AB", 1) == ["01AB2"]
         assert await store.ids_with_prefix("01AB", 10, before="01AB2") == ["01AB1"]
@@ -176,7 +181,7 @@ class StoreContract:
 
     # events
     async def test_append_is_idempotent_and_read_in_order(self, store: Store, other: Store) -> None:
-        events = [event("e", n, **({"n": n} if n % 2 else {})) for n in range(1, 6)]
+        events = [event("e", n, data={"n": n} if n % 2 else None) for n in range(1, 6)]
         assert await store.last_seq("e") == 0 and await store.read_events("e") == []
         await store.append_events([])
         await store.append_events(events[2:])
@@ -201,7 +206,7 @@ class StoreContract:
                 async def append_more() -> None:
                     for n in range(4, 9):
                         await other.append_events([event("f", n), event("other", n)])
-                        await anyio.sleep(0)
+                        await anyio.lowlevel.checkpoint()
 
                 async for got in store.follow("f", after=1):
                     assert got.execution_id == "f"
@@ -213,7 +218,9 @@ class StoreContract:
         assert seen == [2, 3, 4, 5, 6, 7, 8]
 
     # claims and state
-    async def test_claims_expire_and_belong_to_their_owner(self, store: Store, other: Store) -> None:
+    async def test_claims_expire_and_belong_to_their_owner(
+        self, store: Store, other: Store
+    ) -> None:
         assert await store.claim("k", "a", ttl=0.3)
         assert not await other.claim("k", "b", ttl=10)
         assert await other.claim("k", "a", ttl=0.3)  # the owner renews, from anywhere
@@ -235,7 +242,7 @@ class StoreContract:
             for key in wins:
                 if await which.claim(key, owner, ttl=60):
                     wins[key].append(owner)
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
 
         with anyio.fail_after(30):
             async with anyio.create_task_group() as tg:
@@ -268,7 +275,7 @@ class StoreContract:
                 await which.update_state(
                     "counter", lambda v: {**(v or {}), "n": (v or {}).get("n", 0) + 1, name: 1}
                 )
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
 
         with anyio.fail_after(30):
             async with anyio.create_task_group() as tg:

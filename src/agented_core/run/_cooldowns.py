@@ -61,39 +61,52 @@ class Cooldowns:
 
     async def cool(self, entry: ChainEntry, until: datetime, reason: str) -> None:
         """Skip ``entry`` until ``until`` (a later cooldown already set is kept)."""
-        key = _cooldown_key(entry)
-        state: dict[str, Any] | None = await self.store.get_state(key)
-        current = (state or {}).get("until")
-        if current and datetime.fromisoformat(current) >= until:
-            return
-        await self.store.put_state(key, {"until": until.isoformat(), "reason": reason})
+        wanted = {"until": until.isoformat(), "reason": reason}
+
+        def later(state: dict[str, Any] | None) -> dict[str, Any]:
+            current = (state or {}).get("until")
+            if state and current and datetime.fromisoformat(current) >= until:
+                return state
+            return wanted
+
+        await self.store.update_state(_cooldown_key(entry), later)
 
     async def transient_failure(self, provider: str) -> bool:
         """Count a transient failure of ``provider``; True when it opened the breaker."""
         now = self.clock()
-        key = _breaker_key(provider)
-        state: dict[str, Any] = await self.store.get_state(key) or {}
-        first = state.get("first")
-        failures = int(state.get("failures", 0))
-        if not first or now - datetime.fromisoformat(first) > BREAKER_WINDOW:
-            first, failures = now.isoformat(), 0
-        failures += 1
-        opened = failures >= BREAKER_THRESHOLD
-        new_state: dict[str, Any] = {"first": first, "failures": 0 if opened else failures}
-        if opened:
-            new_state["until"] = (now + BREAKER_OPEN).isoformat()
-            new_state["reason"] = (
-                f"{provider} failed {failures} times in a row (overloaded or unreachable)"
-            )
-        elif state.get("until"):
-            new_state["until"] = state["until"]
-            new_state["reason"] = state.get("reason", "")
-        await self.store.put_state(key, new_state)
+        opened = False
+
+        def count(state: dict[str, Any] | None) -> dict[str, Any]:
+            nonlocal opened  # the store keeps the value of the last call: so does this
+            state = state or {}
+            first = state.get("first")
+            failures = int(state.get("failures", 0))
+            if not first or now - datetime.fromisoformat(first) > BREAKER_WINDOW:
+                first, failures = now.isoformat(), 0
+            failures += 1
+            opened = failures >= BREAKER_THRESHOLD
+            new_state: dict[str, Any] = {"first": first, "failures": 0 if opened else failures}
+            if opened:
+                new_state["until"] = (now + BREAKER_OPEN).isoformat()
+                new_state["reason"] = (
+                    f"{provider} failed {failures} times in a row (overloaded or unreachable)"
+                )
+            elif state.get("until"):
+                new_state["until"] = state["until"]
+                new_state["reason"] = state.get("reason", "")
+            return new_state
+
+        await self.store.update_state(_breaker_key(provider), count)
         return opened
 
     async def success(self, provider: str) -> None:
         """A provider worked: its transient-failure count starts again."""
         key = _breaker_key(provider)
         state = await self.store.get_state(key)
+        # the common case (nothing counted) reads only; a count is cleared atomically
         if state and (state.get("failures") or state.get("until")):
-            await self.store.put_state(key, {"failures": 0})
+            await self.store.update_state(key, _cleared)
+
+
+def _cleared(state: dict[str, Any] | None) -> dict[str, Any]:
+    return {"failures": 0}

@@ -1,6 +1,27 @@
-"""Storage: the interface, the built-in SQLite backend, and the thread blocking backends share."""
+"""Storage: the interface in parts, a composite of parts, and the thread backends share."""
 
-from .base import Store, StoreFactory
+from .base import (
+    AuditLog,
+    ClaimStore,
+    DeliveryLog,
+    EventStore,
+    ExecutionStore,
+    Store,
+    StoreFactory,
+    StorePart,
+)
+from .composite import CompositeStore
 from .serial import SerialThread
 
-__all__ = ["SerialThread", "Store", "StoreFactory"]
+__all__ = [
+    "AuditLog",
+    "ClaimStore",
+    "CompositeStore",
+    "DeliveryLog",
+    "EventStore",
+    "ExecutionStore",
+    "SerialThread",
+    "Store",
+    "StoreFactory",
+    "StorePart",
+]

@@ -1,19 +1,29 @@
-"""The storage interface: executions, their events, claims and small state.
+"""The storage interface, in parts a backend may provide separately.
 
-A backend implements :class:`Store` and registers a factory by URL scheme through the
-``agented_backends`` hook. Every method is async; a backend over a blocking library runs its calls
-in a worker thread. Methods never hold state that must survive a request only in memory.
+A backend implements :class:`Store` (every part) and registers a factory by URL scheme through
+the ``agented_backends`` hook; or it implements some parts, and a
+:class:`~agented_core.store.CompositeStore` puts parts from different places together. The
+parts: :class:`ExecutionStore` (executions, controls, heartbeats), :class:`EventStore`,
+:class:`ClaimStore` (claims and small state, with an atomic update), :class:`DeliveryLog` and
+:class:`AuditLog`. Every method is async; a backend over a blocking library runs its calls in a
+worker thread. Methods never hold state that must survive a request only in memory.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio
+
 from ..models import Event, Execution, Status
+
+FOLLOW_POLL_INTERVAL = 0.2
+"""Seconds between two reads of :meth:`EventStore.follow`'s default, caught up (as the event
+log's followers of another process's run)."""
 
 
 class StoreFactory(Protocol):
@@ -22,10 +32,8 @@ class StoreFactory(Protocol):
     def __call__(self, url: str, *, base_dir: Path | None = None) -> Store: ...
 
 
-class Store(ABC):
-    """Where executions, events, claims and state live."""
-
-    url: str = ""
+class StorePart(ABC):
+    """What every part has: a lifecycle and a readiness check."""
 
     @abstractmethod
     async def open(self) -> None:
@@ -39,7 +47,10 @@ class Store(ABC):
     async def ping(self) -> None:
         """Raise if the store cannot be reached."""
 
-    # executions
+
+class ExecutionStore(StorePart):
+    """Execution records, the control mailbox of each, and their owners' heartbeats."""
+
     @abstractmethod
     async def save_execution(self, execution: Execution) -> None:
         """Insert or replace an execution record."""
@@ -107,9 +118,16 @@ class Store(ABC):
 
     @abstractmethod
     async def delete_executions(self, finished_before: datetime) -> int:
-        """Delete terminal executions finished before a time, with their events; the count."""
+        """Delete terminal executions finished before a time, with their events; the count.
 
-    # events
+        A store holding the events too deletes them here; a
+        :class:`~agented_core.store.CompositeStore` deletes them from its event part first.
+        """
+
+
+class EventStore(StorePart):
+    """The persisted events of each execution, in seq order."""
+
     @abstractmethod
     async def append_events(self, events: Sequence[Event]) -> None:
         """Persist events in one transaction. Events already stored (same seq) are ignored."""
@@ -124,7 +142,33 @@ class Store(ABC):
     async def last_seq(self, execution_id: str) -> int:
         """The highest stored seq of an execution (0 when none)."""
 
-    # claims and state
+    async def follow(self, execution_id: str, *, after: int = 0) -> AsyncIterator[Event]:
+        """The stored events after ``after``, then each one as it is stored, in seq order.
+
+        Never ends on its own: the reader stops iterating (at a terminal ``status`` event, say).
+        This default reads the store again every :data:`FOLLOW_POLL_INTERVAL` seconds once
+        caught up; a backend with blocking reads or notifications overrides it.
+        """
+        while True:
+            events = await self.read_events(execution_id, after=after, limit=1000)
+            for event in events:
+                yield event
+                after = event.seq
+            if not events:
+                await anyio.sleep(FOLLOW_POLL_INTERVAL)
+
+    async def delete_events(self, execution_ids: Sequence[str]) -> None:
+        """Delete every event of these executions.
+
+        Called by a :class:`~agented_core.store.CompositeStore` after its execution part
+        pruned them; a store holding both parts deletes events with their executions.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot delete events on their own")
+
+
+class ClaimStore(StorePart):
+    """Claims (leases held until they expire) and small JSON state under string keys."""
+
     @abstractmethod
     async def claim(self, key: str, owner: str, ttl: float) -> bool:
         """Take ``key`` for ``ttl`` seconds unless someone else holds it; True when taken."""
@@ -142,6 +186,20 @@ class Store(ABC):
         """Store a small JSON value under ``key``."""
 
     @abstractmethod
+    async def update_state(self, key: str, fn: Callable[[Any], Any]) -> Any:
+        """Replace the value under ``key`` by ``fn(value)`` atomically; the value stored.
+
+        ``fn`` gets the current value (``None`` when there is none) and returns the new one.
+        No update made at the same time, by this process or another sharing the store, is
+        lost. ``fn`` must be quick and free of side effects: a backend may call it again (an
+        optimistic retry); only the value of its last call is stored.
+        """
+
+
+class DeliveryLog(StorePart):
+    """The log of webhook deliveries: each one and what it started or why not."""
+
+    @abstractmethod
     async def record_delivery(self, delivery: dict[str, Any]) -> None:
         """Append an entry to the delivery log."""
 
@@ -149,12 +207,16 @@ class Store(ABC):
     async def list_deliveries(self, limit: int = 50) -> list[dict[str, Any]]:
         """Recent deliveries, newest first."""
 
-    async def record_audit(self, entry: dict[str, Any]) -> None:
-        """Append an entry to the audit log (``at``, ``actor``, ``action``, ``execution_id`` ...).
 
-        Not abstract, so that a store written before the audit existed keeps working until it
-        implements it; such a store refuses with :class:`NotImplementedError`.
-        """
+class AuditLog(StorePart):
+    """Who did what to which execution.
+
+    Its methods are not abstract, so that a store written before the audit existed keeps
+    working until it implements them; such a store refuses with :class:`NotImplementedError`.
+    """
+
+    async def record_audit(self, entry: dict[str, Any]) -> None:
+        """Append an entry to the audit log (``at``, ``actor``, ``action``, ``execution_id``...)."""
         raise NotImplementedError(f"{type(self).__name__} keeps no audit log")
 
     async def list_audit(
@@ -162,3 +224,9 @@ class Store(ABC):
     ) -> list[dict[str, Any]]:
         """Audit entries newest first, each with its ``id``; ``before`` an id (the cursor)."""
         raise NotImplementedError(f"{type(self).__name__} keeps no audit log")
+
+
+class Store(ExecutionStore, EventStore, ClaimStore, DeliveryLog, AuditLog):
+    """Where executions, events, claims and state live: every part in one backend."""
+
+    url: str = ""

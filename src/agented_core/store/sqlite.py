@@ -473,6 +473,26 @@ class SQLiteStore(Store):
             for r in rows
         ]
 
+    async def delete_events(self, execution_ids: Sequence[str]) -> None:
+        ids = list(execution_ids)
+
+        def delete() -> None:
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for chunk in range(0, len(ids), 500):
+                    part = ids[chunk : chunk + 500]
+                    qs = ",".join("?" * len(part))
+                    conn.execute(f"DELETE FROM events WHERE execution_id IN ({qs})", part)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        if ids:
+            await self._call(delete)
+
     async def last_seq(self, execution_id: str) -> int:
         row = await self._quick(
             lambda: self.conn.execute(
@@ -517,6 +537,29 @@ class SQLiteStore(Store):
                 (key, text),
             )
         )
+
+    async def update_state(self, key: str, fn: Callable[[Any], Any]) -> Any:
+        def update() -> Any:
+            conn = self.conn
+            # the write lock first, so no other writer reads the value between our read and write
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+                value = fn(json.loads(row[0]) if row else None)
+                text = json.dumps(value)
+                conn.execute(
+                    "INSERT INTO state (key, value) VALUES (?, ?)"
+                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, text),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # BEGIN itself may be what failed (a lock)
+                    conn.execute("ROLLBACK")
+                raise
+            return json.loads(text)
+
+        return await self._quick(update)
 
     async def record_delivery(self, delivery: dict[str, Any]) -> None:
         stamp = _iso(datetime.now(UTC))

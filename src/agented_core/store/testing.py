@@ -1,0 +1,310 @@
+"""The contract every store backend meets, as a pytest class a backend's tests subclass.
+
+.. code-block:: python
+
+    from agented_core.store.testing import StoreContract
+
+    class TestMyStore(StoreContract):
+        @pytest.fixture
+        def store_factory(self, tmp_path):
+            return lambda: MyStore(f"my://{tmp_path}/db")
+
+``store_factory`` returns a callable making a new, unopened store over *the same data* each time
+it is called: the suite opens two of them (``store`` and ``other``) to check what two processes
+sharing a database see: one winner per claim, no lost counter update, controls and events
+crossing from one to the other. Needs pytest with anyio's plugin (installed with anyio).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from ..models import Event, Execution, Status, TriggerKind
+from .base import Store
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+CONCURRENT = 40
+"""Claims or updates raced by each of the two stores in the concurrency checks."""
+
+
+def execution(id: str, status: Status = Status.QUEUED, **fields: Any) -> Execution:
+    """An execution of bot ``b`` for the checks."""
+    fields.setdefault("bot", "b")
+    return Execution(id=id, trigger=TriggerKind.API, status=status, created_at=NOW, **fields)
+
+
+def event(
+    execution_id: str, seq: int, kind: str = "text", data: dict[str, Any] | None = None
+) -> Event:
+    """An event of attempt 1 with ``data``."""
+    return Event(execution_id, seq, NOW, 1, kind, f"line {seq}", data or {})
+
+
+class StoreContract:
+    """Checks of every method of :class:`~agented_core.store.Store`; subclass and override
+    :meth:`store_factory`. A backend without an audit log overrides :attr:`has_audit`."""
+
+    pytestmark = pytest.mark.anyio
+    has_audit = True
+
+    @pytest.fixture
+    def anyio_backend(self) -> str:
+        """The anyio backend the checks run on."""
+        return "asyncio"
+
+    @pytest.fixture
+    def store_factory(self) -> Callable[[], Store]:
+        """Override: a callable making a new unopened store over the same data each call."""
+        raise NotImplementedError("override store_factory in the subclass")
+
+    @pytest.fixture
+    async def store(self, store_factory: Callable[[], Store]) -> AsyncIterator[Store]:
+        """An open store."""
+        opened = store_factory()
+        await opened.open()
+        try:
+            yield opened
+        finally:
+            await opened.close()
+
+    @pytest.fixture
+    async def other(self, store: Store, store_factory: Callable[[], Store]) -> AsyncIterator[Store]:
+        """A second open store over the data of ``store`` (another process, as far as it knows)."""
+        opened = store_factory()
+        await opened.open()
+        try:
+            yield opened
+        finally:
+            await opened.close()
+
+    # lifecycle
+    async def test_open_close_and_ping(self, store_factory: Callable[[], Store]) -> None:
+        store = store_factory()
+        await store.open()
+        await store.open()  # opening an open store changes nothing
+        await store.ping()
+        await store.close()
+        await store.close()  # twice is fine
+
+    # executions
+    async def test_save_get_and_replace(self, store: Store, other: Store) -> None:
+        assert await store.get_execution("01A") is None
+        await store.save_execution(execution("01A", prompt="hi", params={"k": "v"}))
+        got = await other.get_execution("01A")
+        assert got is not None and got.prompt == "hi" and got.params == {"k": "v"}
+        await other.save_execution(execution("01A", Status.SUCCEEDED, finished_at=NOW))
+        got = await store.get_execution("01A")
+        assert got is not None and got.status is Status.SUCCEEDED and got.prompt is None
+
+    async def test_list_newest_first_filtered_in_pages(self, store: Store) -> None:
+        for n in range(5):
+            status = Status.FAILED if n % 2 else Status.SUCCEEDED
+            await store.save_execution(execution(f"01E{n}", status, bot="x" if n < 4 else "y"))
+        items, cursor = await store.list_executions(limit=2)
+        assert [e.id for e in items] == ["01E4", "01E3"] and cursor == "01E3"
+        items, cursor = await store.list_executions(limit=2, cursor=cursor)
+        assert [e.id for e in items] == ["01E2", "01E1"]
+        items, cursor = await store.list_executions(limit=2, cursor=cursor)
+        assert [e.id for e in items] == ["01E0"] and cursor is None
+        items, _ = await store.list_executions(bot="x", status=[Status.FAILED])
+        assert [e.id for e in items] == ["01E3", "01E1"]
+
+    async def test_ids_with_prefix(self, store: Store) -> None:
+        for id in ("01AB1", "01AB2", "01AC1", "01ab3"):
+            await store.save_execution(
+                execution(id, Status.RUNNING if "2" in id else Status.QUEUED)
+            )
+        assert await store.ids_with_prefix("01AB", 10) == ["01AB2", "01AB1"]  # case counts
+        assert await store.ids_with_prefix("01AB", 1) == ["01AB2"]
+        assert await store.ids_with_prefix("01AB", 10, before="01AB2") == ["01AB1"]
+        assert await store.ids_with_prefix("01A", 10, status=[Status.RUNNING]) == ["01AB2"]
+        assert await store.ids_with_prefix("01A", 10, bot="nobody") == []
+
+    async def test_find_executions_and_owners(self, store: Store) -> None:
+        beat = NOW + timedelta(minutes=1)
+        await store.save_execution(execution("01F1", Status.RUNNING, owner="p1"))
+        await store.save_execution(execution("01F2", Status.RUNNING, owner="p2"))
+        await store.save_execution(execution("01F3", Status.QUEUED, owner="p1"))
+        await store.save_execution(execution("01F4", Status.SUCCEEDED, owner="p1"))
+        found = await store.find_executions([Status.RUNNING, Status.QUEUED])
+        assert [e.id for e in found] == ["01F1", "01F2", "01F3"]  # oldest first
+        mine = await store.find_executions([Status.RUNNING, Status.QUEUED], owner="p1")
+        assert [e.id for e in mine] == ["01F1", "01F3"]
+        await store.heartbeat(["01F2"], "p2", beat)
+        assert await store.owners([Status.RUNNING]) == {"p1": NOW, "p2": beat}
+
+    async def test_heartbeats_are_the_owners_and_seen_by_others(
+        self, store: Store, other: Store
+    ) -> None:
+        at = NOW + timedelta(seconds=30)
+        await store.save_execution(execution("01H1", Status.RUNNING, owner="p1"))
+        await store.save_execution(execution("01H2", Status.RUNNING, owner="p2"))
+        await store.heartbeat([], "p1", at)  # nothing to do
+        await store.heartbeat(["01H1", "01H2"], "p1", at)  # 01H2 is not p1's
+        one, two = await other.get_execution("01H1"), await other.get_execution("01H2")
+        assert one is not None and one.heartbeat_at == at
+        assert two is not None and two.heartbeat_at is None
+
+    async def test_controls_are_a_mailbox_across_stores(self, store: Store, other: Store) -> None:
+        for id in ("01C1", "01C2"):
+            await store.save_execution(execution(id, Status.RUNNING))
+        assert await store.take_controls([]) == {}
+        await other.request_control("01C1", "pause")
+        await other.request_control("01C1", "cancel")  # the latest request wins
+        await other.request_control("01C2", "resume")
+        assert await store.take_controls(["01C1"]) == {"01C1": "cancel"}
+        assert await store.take_controls(["01C1"]) == {}  # taken: cleared
+        assert await other.take_controls(["01C1", "01C2"]) == {"01C2": "resume"}
+
+    async def test_delete_only_old_terminal_executions_with_their_events(
+        self, store: Store
+    ) -> None:
+        old = execution("01D1", Status.SUCCEEDED, finished_at=NOW - timedelta(days=40))
+        recent = execution("01D2", Status.FAILED, finished_at=NOW - timedelta(days=1))
+        running = execution("01D3", Status.RUNNING)
+        for e in (old, recent, running):
+            await store.save_execution(e)
+            await store.append_events([event(e.id, 1, "status")])
+        assert await store.delete_executions(NOW - timedelta(days=30)) == 1
+        assert await store.get_execution("01D1") is None
+        assert await store.read_events("01D1") == [] and await store.last_seq("01D1") == 0
+        for kept in ("01D2", "01D3"):
+            assert await store.get_execution(kept) is not None
+            assert await store.last_seq(kept) == 1
+
+    # events
+    async def test_append_is_idempotent_and_read_in_order(self, store: Store, other: Store) -> None:
+        events = [event("e", n, data={"n": n} if n % 2 else None) for n in range(1, 6)]
+        assert await store.last_seq("e") == 0 and await store.read_events("e") == []
+        await store.append_events([])
+        await store.append_events(events[2:])
+        await other.append_events(events)  # the overlap is ignored
+        got = await store.read_events("e")
+        assert [(e.seq, e.text, e.data, e.kind) for e in got] == [
+            (e.seq, e.text, e.data, e.kind) for e in events
+        ]
+        assert got[0].time == NOW and got[0].attempt == 1 and got[0].execution_id == "e"
+        assert [e.seq for e in await other.read_events("e", after=3)] == [4, 5]
+        assert [e.seq for e in await other.read_events("e", after=1, limit=2)] == [2, 3]
+        assert await other.last_seq("e") == 5 and await other.last_seq("nothing") == 0
+
+    async def test_follow_yields_stored_then_new_events_in_order(
+        self, store: Store, other: Store
+    ) -> None:
+        await store.append_events([event("f", n) for n in (1, 2, 3)])
+        seen: list[int] = []
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+
+                async def append_more() -> None:
+                    for n in range(4, 9):
+                        await other.append_events([event("f", n), event("other", n)])
+                        await anyio.lowlevel.checkpoint()
+
+                async for got in store.follow("f", after=1):
+                    assert got.execution_id == "f"
+                    seen.append(got.seq)
+                    if got.seq == 3:
+                        tg.start_soon(append_more)
+                    if got.seq == 8:
+                        break
+        assert seen == [2, 3, 4, 5, 6, 7, 8]
+
+    # claims and state
+    async def test_claims_expire_and_belong_to_their_owner(
+        self, store: Store, other: Store
+    ) -> None:
+        assert await store.claim("k", "a", ttl=0.3)
+        assert not await other.claim("k", "b", ttl=10)
+        assert await other.claim("k", "a", ttl=0.3)  # the owner renews, from anywhere
+        deadline = time.monotonic() + 10
+        while not await other.claim("k", "b", ttl=10):  # expired: someone else may take it
+            assert time.monotonic() < deadline, "a claim never expired"
+            await anyio.sleep(0.05)
+        await store.release("k", "a")  # not a's anymore: nothing happens
+        assert not await store.claim("k", "a", ttl=10)
+        await other.release("k", "b")
+        assert await store.claim("k", "a", ttl=10)
+
+    async def test_one_winner_per_claim_between_two_stores(
+        self, store: Store, other: Store
+    ) -> None:
+        wins: dict[str, list[str]] = {f"key{n}": [] for n in range(CONCURRENT)}
+
+        async def race(which: Store, owner: str) -> None:
+            for key in wins:
+                if await which.claim(key, owner, ttl=60):
+                    wins[key].append(owner)
+                await anyio.lowlevel.checkpoint()
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(race, store, "one")
+                tg.start_soon(race, other, "two")
+        assert all(len(owners) == 1 for owners in wins.values()), wins
+
+    async def test_state_is_json_under_a_key(self, store: Store, other: Store) -> None:
+        assert await store.get_state("x") is None
+        await store.put_state("x", {"last": "2026-01-01", "n": [1, 2]})
+        await other.put_state("x", {"last": "2026-01-02"})
+        assert await store.get_state("x") == {"last": "2026-01-02"}
+        assert await store.get_state("y") is None
+
+    async def test_update_state_is_atomic(self, store: Store) -> None:
+        assert await store.update_state("c", lambda v: (v or 0) + 1) == 1
+        assert await store.update_state("c", lambda v: v + 1) == 2
+        assert await store.get_state("c") == 2
+
+        def refuse(value: Any) -> Any:
+            raise ValueError("no")
+
+        with pytest.raises(ValueError):
+            await store.update_state("c", refuse)
+        assert await store.get_state("c") == 2  # a failed update changes nothing
+
+    async def test_no_update_is_lost_between_two_stores(self, store: Store, other: Store) -> None:
+        async def count(which: Store, name: str) -> None:
+            for _ in range(CONCURRENT):
+                await which.update_state(
+                    "counter", lambda v: {**(v or {}), "n": (v or {}).get("n", 0) + 1, name: 1}
+                )
+                await anyio.lowlevel.checkpoint()
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for n in range(2):
+                    tg.start_soon(count, store, f"store{n}")
+                    tg.start_soon(count, other, f"other{n}")
+        final = await store.get_state("counter")
+        assert final["n"] == 4 * CONCURRENT
+        assert {k for k in final if k != "n"} == {"store0", "store1", "other0", "other1"}
+
+    # the logs
+    async def test_deliveries_newest_first(self, store: Store, other: Store) -> None:
+        await store.record_delivery({"delivery": "d1", "started": []})
+        await other.record_delivery({"delivery": "d2", "started": ["e"]})
+        got = await store.list_deliveries()
+        assert [d["delivery"] for d in got] == ["d2", "d1"] and got[0]["started"] == ["e"]
+        assert [d["delivery"] for d in await store.list_deliveries(limit=1)] == ["d2"]
+
+    async def test_audit_newest_first_by_execution(self, store: Store, other: Store) -> None:
+        if not self.has_audit:
+            with pytest.raises(NotImplementedError):
+                await store.record_audit({"actor": "k", "action": "cancel"})
+            return
+        at = NOW.isoformat()
+        await store.record_audit({"at": at, "actor": "k1", "action": "run", "execution_id": "a"})
+        await other.record_audit({"at": at, "actor": "k2", "action": "cancel", "why": "x"})
+        entries = await store.list_audit()
+        assert [(e["actor"], e["action"]) for e in entries] == [("k2", "cancel"), ("k1", "run")]
+        assert entries[0]["why"] == "x" and entries[1]["execution_id"] == "a"
+        only = await store.list_audit(execution_id="a")
+        assert [e["actor"] for e in only] == ["k1"]
+        assert [e["actor"] for e in await store.list_audit(before=entries[0]["id"])] == ["k1"]

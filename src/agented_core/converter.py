@@ -26,6 +26,8 @@ TRIGGER_TAGS: dict[type, str] = {
     ManualTrigger: "manual",
     WebhookTrigger: "webhook",
 }
+TRIGGER_TAG = "type"
+"""The key of a trigger's tag (:data:`TRIGGER_TAGS`) in its data."""
 
 
 def _unstructure_datetime(value: datetime) -> str:
@@ -73,7 +75,7 @@ def _make_converter() -> cattrs.Converter:
         Trigger,
         conv,
         tag_generator=lambda cls: TRIGGER_TAGS[cls],
-        tag_name="type",
+        tag_name=TRIGGER_TAG,
     )
     return conv
 

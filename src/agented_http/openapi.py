@@ -6,14 +6,9 @@ follows the models as they grow; the rest is written out here, next to nothing e
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import attrs
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -24,6 +19,7 @@ from . import ops_schema
 from .bodies import MAX_SEQ
 from .context import Context
 from .shapes import SUMMARY_OMITS
+from .wire import WireSchemas, ref
 
 Schema = dict[str, Any]
 
@@ -40,67 +36,7 @@ ERROR_CODES = [
 ]
 
 
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-class _Models:
-    """JSON schemas of attrs classes (as ``to_data`` makes them), collected as components."""
-
-    def __init__(self) -> None:
-        self.schemas: dict[str, Schema] = {}
-
-    def of(self, tp: Any) -> Schema:
-        if tp is Any or tp is object:
-            return {}
-        if tp is type(None):
-            return {"type": "null"}
-        if tp is bool:
-            return {"type": "boolean"}
-        if tp is int:
-            return {"type": "integer"}
-        if tp is float:
-            return {"type": "number"}
-        if tp is str:
-            return {"type": "string"}
-        if tp is dt.datetime:
-            return {"type": "string", "format": "date-time"}
-        if isinstance(tp, type) and issubclass(tp, enum.Enum):
-            return {"type": "string", "enum": [m.value for m in tp]}
-        if isinstance(tp, type) and attrs.has(tp):
-            return self.model(tp)
-        origin = typing.get_origin(tp)
-        args = typing.get_args(tp)
-        if origin in (typing.Union, types.UnionType):
-            return {"anyOf": [self.of(a) for a in args]}
-        if origin in (dict, Mapping, typing.Mapping) or (
-            isinstance(origin, type) and issubclass(origin, Mapping)
-        ):
-            value = args[1] if len(args) == 2 else Any
-            return {"type": "object", "additionalProperties": self.of(value)}
-        if origin in (list, tuple, set, frozenset) or (
-            isinstance(origin, type) and issubclass(origin, Sequence)
-        ):
-            item = args[0] if args else Any
-            return {"type": "array", "items": self.of(item)}
-        if origin is typing.Literal:
-            return {"enum": list(args)}
-        return {}
-
-    def model(self, cls: type) -> Schema:
-        name = cls.__name__
-        if name not in self.schemas:
-            self.schemas[name] = {}  # placeholder for recursive models
-            hints = typing.get_type_hints(cls)
-            fields = attrs.fields(cls)
-            self.schemas[name] = {
-                "type": "object",
-                "properties": {f.name: self.of(hints.get(f.name, Any)) for f in fields},
-                "required": [f.name for f in fields],
-            }
-            if cls.__doc__:
-                self.schemas[name]["description"] = cls.__doc__.strip().splitlines()[0]
-        return _ref(name)
+_ref = ref
 
 
 def _obj(properties: Mapping[str, Schema], required: Sequence[str] | None = None) -> Schema:
@@ -108,6 +44,7 @@ def _obj(properties: Mapping[str, Schema], required: Sequence[str] | None = None
         "type": "object",
         "properties": dict(properties),
         "required": list(properties if required is None else required),
+        "additionalProperties": False,
     }
 
 
@@ -117,7 +54,7 @@ NULLABLE_STRING: Schema = {"type": ["string", "null"]}
 
 def components() -> dict[str, Schema]:
     """Every schema the routes refer to."""
-    models = _Models()
+    models = WireSchemas()
     models.of(Execution)
     models.of(Event)
     models.of(Bot)

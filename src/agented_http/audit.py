@@ -18,7 +18,7 @@ from agented_core import Execution
 from agented_core.audit import record as record_core
 
 from .auth import DEV_PRINCIPAL, PRINCIPAL_SCOPE_KEY
-from .bodies import int_param
+from .bodies import MAX_SEQ, int_param
 from .context import Context
 from .errors import bad_request
 from .roles import Principal
@@ -53,7 +53,9 @@ def routes(ctx: Context) -> list[Route]:
     async def page(request: Request, execution_id: str | None) -> Response:
         limit = int_param(request, "limit", 50, minimum=1, maximum=MAX_LIMIT)
         cursor = request.query_params.get("cursor") or None
-        if cursor is not None and not cursor.isdigit():
+        if cursor is not None and not (
+            cursor.isascii() and cursor.isdigit() and int(cursor) <= MAX_SEQ
+        ):
             raise bad_request("cursor must be the next_cursor of the previous page")
         items = await ag.store.list_audit(
             execution_id=execution_id,

@@ -34,7 +34,8 @@ _E = _ref("Error")
 _LIMIT = _query(
     "limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "page size"
 )
-_CURSOR = _query("cursor", {"type": "string", "pattern": "^[0-9]+$"}, "next_cursor of a page")
+# at most 18 digits: always an id the store can hold (the route refuses more)
+_CURSOR = _query("cursor", {"type": "string", "pattern": "^[0-9]{1,18}$"}, "next_cursor of a page")
 
 
 def components() -> dict[str, Schema]:

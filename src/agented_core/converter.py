@@ -18,6 +18,16 @@ from cattrs.strategies import configure_tagged_union
 from .models import GitHubTrigger, ManualTrigger, ScheduleTrigger, Trigger, WebhookTrigger
 from .params import Param
 
+__all__ = [
+    "TRIGGER_TAG",
+    "TRIGGER_TAGS",
+    "converter",
+    "from_data",
+    "from_json",
+    "to_data",
+    "to_json",
+]
+
 T = TypeVar("T")
 
 TRIGGER_TAGS: dict[type, str] = {

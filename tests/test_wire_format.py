@@ -64,8 +64,10 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
     max_leaves=6,
 )
-DATETIMES = st.datetimes(
-    timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))])
+DATETIMES = st.datetimes(  # within a year of the ends, a shift to UTC would leave the range
+    min_value=datetime(2, 1, 1),
+    max_value=datetime(9998, 1, 1),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
 )
 NAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,8}", fullmatch=True)
 

@@ -35,9 +35,12 @@ from agented_core import (
     to_data,
 )
 from agented_core.models import AttemptRecord, ChainEntry, Concurrency, Trigger, Usage
-from agented_http.openapi import document
+from agented_http import Settings, create_app, openapi
+from agented_http.openapi import document, operations
+from agented_http.operations import Operation, mismatch
 from agented_http.shapes import bot_data, event_data, execution_data, execution_summary
 from agented_http.wire import WireSchemas
+from conftest import OpenAgented, shell_bot
 
 SCHEMAS = document("agented", "/agented")["components"]["schemas"]
 TRIGGERS = (GitHubTrigger, ScheduleTrigger, ManualTrigger, WebhookTrigger)
@@ -177,3 +180,36 @@ def test_every_model_component_is_a_closed_object_requiring_every_field() -> Non
         assert schema["additionalProperties"] is False, name
         assert set(schema["required"]) == set(schema["properties"]), name
         assert SCHEMAS[name]["additionalProperties"] is False, name
+
+
+def test_the_paths_are_the_operations_declared_beside_the_routes() -> None:
+    declared = operations()
+    paths = document("agented", "")["paths"]
+    assert {(o.method.lower(), o.path) for o in declared} == {
+        (method, path) for path, methods in paths.items() for method in methods
+    }
+    assert paths["/bots/{name}/runs"]["post"]["operationId"] == "runBot"
+    served = [(o.method, o.path) for o in declared] + [("HEAD", "/bots")]
+    assert mismatch(served, declared) == ([], [])
+    extra = Operation("GET", "/nowhere", "nowhere", "Nothing", {})
+    assert mismatch([*served, ("POST", "/new")], [*declared, extra]) == (
+        [("POST", "/new")],
+        [("GET", "/nowhere")],
+    )
+
+
+@pytest.mark.anyio
+async def test_an_app_with_an_undocumented_route_is_not_built(
+    open_agented: OpenAgented, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    declared = operations()
+    without_metrics = tuple(o for o in declared if o.path != "/metrics")
+    async with open_agented([shell_bot("hello", "say", "hi")]) as ag:
+        create_app(ag, Settings(api_keys=("k",)))  # every route has its operation
+        monkeypatch.setattr(openapi, "operations", lambda: without_metrics)
+        with pytest.raises(RuntimeError, match=r"routes without an operation.*/metrics"):
+            create_app(ag, Settings(api_keys=("k",)))
+        extra = Operation("GET", "/nowhere", "nowhere", "Nothing", {})
+        monkeypatch.setattr(openapi, "operations", lambda: (*declared, extra))
+        with pytest.raises(RuntimeError, match=r"operations without a route.*/nowhere"):
+            create_app(ag, Settings(api_keys=("k",)))

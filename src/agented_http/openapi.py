@@ -1,7 +1,10 @@
 """``GET /openapi.json``: the OpenAPI 3.1 schema of every route.
 
-The shapes of executions, events and bots are derived from the core's attrs models, so the schema
-follows the models as they grow; the rest is written out here, next to nothing else.
+The paths come from the ``OPERATIONS`` each route module declares beside its routes
+(:func:`operations`; :func:`agented_http.create_app` checks that they match the routes), each
+marked with its role (:data:`agented_http.roles.ROUTES`). The shapes of executions, events and
+bots are made by :mod:`agented_http.wire` from the converter's rules, so what ``to_data`` writes
+is what the schema says; the answers that are no model are written out here.
 """
 
 from __future__ import annotations

@@ -22,12 +22,7 @@ import attrs
 
 from agented_core.converter import TRIGGER_TAG, TRIGGER_TAGS
 
-Schema = dict[str, Any]
-
-
-def ref(name: str) -> Schema:
-    """A reference to the component ``name``."""
-    return {"$ref": f"#/components/schemas/{name}"}
+from .operations import Schema, ref
 
 
 def _is_mapping(origin: Any) -> bool:

@@ -35,10 +35,12 @@ from agented_core import (
     to_data,
 )
 from agented_core.models import AttemptRecord, ChainEntry, Concurrency, Trigger, Usage
+from agented_core.triggers import DeliveryResult, DryRun
 from agented_http import Settings, create_app, openapi
 from agented_http.openapi import document, operations
 from agented_http.operations import Operation, mismatch
 from agented_http.shapes import bot_data, event_data, execution_data, execution_summary
+from agented_http.webhooks import delivery_data, dry_run_data
 from agented_http.wire import WireSchemas
 from conftest import OpenAgented, shell_bot
 
@@ -156,6 +158,35 @@ def test_a_bot_as_the_api_shows_it_fits_its_component(bot: Bot, next_fire: datet
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 def test_an_event_as_the_streams_send_it_fits_its_component(event: Event) -> None:
     assert_fits("Event", event_data(event))
+
+
+SKIPS = st.lists(st.fixed_dictionaries({"bot": NAMES, "reason": st.text(max_size=20)}), max_size=3)
+MATCHES = st.lists(
+    st.fixed_dictionaries({"bot": NAMES, "prompt": st.text(max_size=20)}), max_size=3
+)
+IDS = st.lists(st.text(max_size=8), max_size=3).map(tuple)
+
+
+@given(
+    st.builds(
+        DeliveryResult,
+        source=NAMES,
+        delivery_id=st.none() | st.text(max_size=8),
+        execution_ids=IDS,
+        duplicate=st.booleans(),
+        reason=st.none() | st.text(max_size=20),
+        skipped=SKIPS.map(tuple),
+    ),
+    st.builds(DryRun, matches=MATCHES, skipped=SKIPS),
+    NAMES,
+)
+@settings(max_examples=40, deadline=None)
+def test_the_answers_of_deliveries_and_dry_runs_fit_their_components(
+    delivery: DeliveryResult, dry_run: DryRun, event: str
+) -> None:
+    assert_fits("DeliveryAnswer", delivery_data(delivery))
+    assert_fits("DryRun", dry_run_data(event, dry_run))
+    assert not validator("DryRun").is_valid({**wire(dry_run_data(event, dry_run)), "more": 1})
 
 
 def test_the_trigger_tag_is_in_the_schema_and_the_objects_are_closed() -> None:

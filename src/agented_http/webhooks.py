@@ -9,7 +9,7 @@ format (415 / 400). The source name ``github`` is reserved for GitHub's own rout
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -133,21 +133,38 @@ class _Delivered(Protocol):
     def skipped(self) -> Sequence[Mapping[str, str]]: ...
 
 
+class _DryRun(Protocol):
+    @property
+    def matches(self) -> Sequence[Mapping[str, str]]: ...
+    @property
+    def skipped(self) -> Sequence[Mapping[str, str]]: ...
+
+
 def _outcome(result: _Delivered) -> str:
     if result.execution_ids:
         return "started"
     return "duplicate" if result.duplicate else "ignored"
 
 
-def _answer(result: _Delivered) -> Response:
-    body = {
+def delivery_data(result: _Delivered) -> dict[str, Any]:
+    """A delivery's answer (``DeliveryAnswer``): what it started, or why nothing."""
+    return {
         "execution_ids": list(result.execution_ids),
         "delivery": result.delivery_id,
         "duplicate": result.duplicate,
         "reason": result.reason,
         "skipped": [dict(s) for s in result.skipped],
     }
-    return JSONResponse(body, status_code=202 if result.execution_ids else 200)
+
+
+def dry_run_data(event: str, result: _DryRun) -> dict[str, Any]:
+    """A dry run's answer (``DryRun``): the bots it would start, with their prompts, and why
+    the others would not."""
+    return {"event": event, "matches": result.matches, "skipped": result.skipped}
+
+
+def _answer(result: _Delivered) -> Response:
+    return JSONResponse(delivery_data(result), status_code=202 if result.execution_ids else 200)
 
 
 def routes(ctx: Context) -> list[Route]:
@@ -178,7 +195,7 @@ def routes(ctx: Context) -> list[Route]:
         if not isinstance(payload, dict):
             raise bad_request("the payload must be a JSON object")
         result = ag.deliveries.dry_run_github(event, payload)
-        return JSONResponse({"event": event, "matches": result.matches, "skipped": result.skipped})
+        return JSONResponse(dry_run_data(event, result))
 
     async def generic(request: Request) -> Response:
         source = request.path_params["source"]

@@ -193,7 +193,8 @@ OPERATIONS = (
 
 def operations() -> tuple[Operation, ...]:
     """Every route's operation, as the route modules declare them beside their routes."""
-    # imported here: the route modules import this one's neighbours, and metrics is loaded late
+    # imported when called: app.py imports this module before the route modules are needed,
+    # and metrics (prometheus_client) only when an app or the schema is made
     from . import audit, bots, executions, health, metrics, sse, webhooks, whoami
 
     return (

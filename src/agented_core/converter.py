@@ -18,6 +18,16 @@ from cattrs.strategies import configure_tagged_union
 from .models import GitHubTrigger, ManualTrigger, ScheduleTrigger, Trigger, WebhookTrigger
 from .params import Param
 
+__all__ = [
+    "TRIGGER_TAG",
+    "TRIGGER_TAGS",
+    "converter",
+    "from_data",
+    "from_json",
+    "to_data",
+    "to_json",
+]
+
 T = TypeVar("T")
 
 TRIGGER_TAGS: dict[type, str] = {
@@ -26,6 +36,8 @@ TRIGGER_TAGS: dict[type, str] = {
     ManualTrigger: "manual",
     WebhookTrigger: "webhook",
 }
+TRIGGER_TAG = "type"
+"""The key of a trigger's tag (:data:`TRIGGER_TAGS`) in its data."""
 
 
 def _unstructure_datetime(value: datetime) -> str:
@@ -73,7 +85,7 @@ def _make_converter() -> cattrs.Converter:
         Trigger,
         conv,
         tag_generator=lambda cls: TRIGGER_TAGS[cls],
-        tag_name="type",
+        tag_name=TRIGGER_TAG,
     )
     return conv
 

@@ -33,6 +33,7 @@ from .errors import (
     on_unexpected,
 )
 from .fanout import Fanout
+from .operations import mismatch
 from .roles import ADMIN, METRICS, OPERATOR, VIEWER, RoleKeys, RouteRoles
 from .settings import Settings
 from .tokens import StreamTokens
@@ -83,6 +84,14 @@ def create_app(agented: Agented, settings: Settings | None = None) -> Starlette:
     missing = roles.missing((m, r.path) for r in routes for m in getattr(r, "methods", None) or ())
     if missing:  # a bug: every route needs its role in agented_http.roles.ROUTES
         raise RuntimeError(f"routes without a role in agented_http.roles.ROUTES: {missing}")
+    undocumented, absent = mismatch(
+        ((m, r.path) for r in routes for m in getattr(r, "methods", None) or ()),
+        openapi.operations(),
+    )
+    if undocumented or absent:  # a bug: OPERATIONS beside each route module's routes()
+        raise RuntimeError(
+            f"routes without an operation: {undocumented}; operations without a route: {absent}"
+        )
     origins = settings.cors_origins if settings.cors_origins is not None else http.cors_origins
     middleware = []
     if origins:

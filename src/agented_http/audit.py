@@ -21,6 +21,7 @@ from .auth import DEV_PRINCIPAL, PRINCIPAL_SCOPE_KEY
 from .bodies import MAX_SEQ, int_param
 from .context import Context
 from .errors import bad_request
+from .operations import E401, LIMIT, STRING, Operation, error, json_answer, path_param, query, ref
 from .roles import Principal
 
 MAX_LIMIT = 500
@@ -44,6 +45,37 @@ async def record(
     """Note that the request's key did ``action`` to ``execution``."""
     who = principal(request)
     await record_core(ctx.agented.store, action, execution, who.id, role=who.role, **detail)
+
+
+# at most 18 digits: always an id the store can hold (the route refuses more)
+_CURSOR = query("cursor", {"type": "string", "pattern": "^[0-9]{1,18}$"}, "next_cursor of a page")
+_PAGE = json_answer(ref("AuditPage"), "newest first")
+_LIMIT = query("limit", {**LIMIT, "maximum": MAX_LIMIT}, "page size")
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/audit",
+        "listAudit",
+        "Who ran, cancelled, paused, resumed or reran what, and when",
+        {"200": _PAGE, "400": error("a bad parameter"), "401": E401},
+        parameters=[query("execution", STRING, "only this execution's entries"), _LIMIT, _CURSOR],
+    ),
+    Operation(
+        "GET",
+        "/executions/{id}/audit",
+        "executionAudit",
+        "The audit entries of one execution",
+        {
+            "200": _PAGE,
+            "400": error("a bad parameter"),
+            "401": E401,
+            "404": error("no such execution"),
+        },
+        parameters=[path_param("id", "the execution's id"), _LIMIT, _CURSOR],
+    ),
+)
+"""The audit routes in the OpenAPI document."""
 
 
 def routes(ctx: Context) -> list[Route]:

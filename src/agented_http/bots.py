@@ -12,6 +12,18 @@ from . import audit
 from .bodies import json_object
 from .context import Context
 from .errors import bad_request
+from .operations import (
+    BOT_NAME,
+    E400,
+    E401,
+    E404,
+    E413,
+    E415,
+    Operation,
+    error,
+    json_answer,
+    ref,
+)
 from .shapes import bot_data
 
 RUN_FIELDS = frozenset({"params"})
@@ -25,6 +37,49 @@ def accepted(ctx: Context, request: Request, execution: Execution) -> Response:
         status_code=202,
         headers={"Location": url},
     )
+
+
+ACCEPTED = json_answer(ref("Accepted"), "queued: the new execution's id and URL")
+"""The answer of a route that queues an execution (:func:`accepted`)."""
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/bots",
+        "listBots",
+        "Bots with their triggers and next scheduled fire",
+        {"200": json_answer(ref("BotList"), "the bots"), "401": E401},
+    ),
+    Operation(
+        "GET",
+        "/bots/{name}",
+        "getBot",
+        "One bot",
+        {"200": json_answer(ref("Bot"), "the bot"), "401": E401, "404": E404},
+        parameters=[BOT_NAME],
+    ),
+    Operation(
+        "POST",
+        "/bots/{name}/runs",
+        "runBot",
+        "Queue a run of a bot",
+        {
+            "202": ACCEPTED,
+            "400": E400,
+            "401": E401,
+            "404": E404,
+            "409": error("agented is shutting down"),
+            "413": E413,
+            "415": E415,
+        },
+        parameters=[BOT_NAME],
+        request_body={
+            "required": False,
+            "content": {"application/json": {"schema": ref("RunRequest")}},
+        },
+    ),
+)
+"""The bot routes in the OpenAPI document."""
 
 
 def routes(ctx: Context) -> list[Route]:

@@ -13,10 +13,22 @@ from agented_core import Execution, NotFoundError, Status, to_data
 
 from . import audit
 from .bodies import MAX_SEQ, bool_param, int_param
-from .bots import accepted
+from .bots import ACCEPTED, accepted
 from .context import Context
 from .errors import bad_request
 from .fanout import close
+from .operations import (
+    E400,
+    E401,
+    E404,
+    E409,
+    EXECUTION_ID,
+    STRING,
+    Operation,
+    json_answer,
+    query,
+    ref,
+)
 from .shapes import event_data, execution_data, execution_summary
 
 NDJSON = "application/x-ndjson"
@@ -36,6 +48,106 @@ def _statuses(request: Request) -> list[Status]:
     except ValueError:
         known = ", ".join(s.value for s in Status)
         raise bad_request(f"unknown status in {names}; known: {known}") from None
+
+
+SEQ_PARAM = query(
+    "after", {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}, "the last seq seen"
+)
+EXECUTION = json_answer(ref("Execution"), "the execution")
+CONTROLS = {
+    "cancel": "Cancel a queued, running, paused or waiting execution (its whole process group)",
+    "pause": "Pause a running execution",
+    "resume": "Resume a paused execution",
+}
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/executions",
+        "listExecutions",
+        "Executions, newest first, a page at a time",
+        {"200": json_answer(ref("ExecutionPage"), "a page"), "400": E400, "401": E401},
+        parameters=[
+            query("bot", STRING, "only this bot's"),
+            {
+                **query(
+                    "status",
+                    {
+                        "type": "array",
+                        "items": {"type": "string", "enum": [s.value for s in Status]},
+                    },
+                    "only these statuses (comma-separated, or the parameter repeated)",
+                ),
+                "style": "form",
+                "explode": False,
+            },
+            query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
+                "page size",
+            ),
+            query("cursor", STRING, "next_cursor of the previous page"),
+            query("prefix", STRING, "only executions whose id starts with this (case-sensitive)"),
+        ],
+    ),
+    Operation(
+        "GET",
+        "/executions/{id}",
+        "getExecution",
+        "One execution",
+        {"200": EXECUTION, "401": E401, "404": E404},
+        parameters=[EXECUTION_ID],
+    ),
+    *(
+        Operation(
+            "POST",
+            f"/executions/{{id}}/{action}",
+            f"{action}Execution",
+            summary,
+            {"200": EXECUTION, "401": E401, "404": E404, "409": E409},
+            parameters=[EXECUTION_ID],
+        )
+        for action, summary in CONTROLS.items()
+    ),
+    Operation(
+        "POST",
+        "/executions/{id}/rerun",
+        "rerunExecution",
+        "A new execution of the same bot, params and trigger context",
+        {"202": ACCEPTED, "400": E400, "401": E401, "404": E404, "409": E409},
+        parameters=[EXECUTION_ID],
+    ),
+    Operation(
+        "POST",
+        "/executions/{id}/stream-token",
+        "streamToken",
+        "A short-lived token for this execution's SSE stream (?token=)",
+        {"200": json_answer(ref("StreamToken"), "the token"), "401": E401, "404": E404},
+        parameters=[EXECUTION_ID],
+    ),
+    Operation(
+        "GET",
+        "/executions/{id}/events.ndjson",
+        "eventsNdjson",
+        "The execution's events as NDJSON",
+        {
+            "200": {
+                "description": "one event (JSON) a line",
+                "content": {NDJSON: {"schema": STRING}},
+            },
+            "400": E400,
+            "401": E401,
+            "404": E404,
+        },
+        description="The events stored so far; with follow=true, until it ends.",
+        parameters=[
+            EXECUTION_ID,
+            SEQ_PARAM,
+            query("follow", {"type": "boolean"}, "stream until the execution ends"),
+        ],
+    ),
+)
+"""The execution routes in the OpenAPI document."""
 
 
 def _ndjson_line(data: object) -> bytes:

@@ -20,8 +20,34 @@ from agented_core.readiness import cli_statuses, readiness
 
 from .auth import AUTH_SCOPE_KEY
 from .context import Context
+from .operations import E401, PUBLIC, Operation, json_answer, ref
 
 READY_TIMEOUT = 5.0
+
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/health",
+        "health",
+        "Liveness",
+        {"200": json_answer(ref("Health"), "alive"), "401": E401},
+        security=PUBLIC,
+    ),
+    Operation(
+        "GET",
+        "/health/ready",
+        "ready",
+        "Readiness: the store answers (details with a key)",
+        {
+            "200": json_answer(ref("Ready"), "ready"),
+            "401": E401,
+            "503": json_answer(ref("Ready"), "not ready"),
+        },
+        security=PUBLIC,
+    ),
+)
+"""The health routes in the OpenAPI document."""
 
 
 def routes(ctx: Context) -> list[Route]:

@@ -39,6 +39,8 @@ from starlette.routing import Route
 
 from agented_core import Execution, Status, hookimpl
 
+from .operations import E401, STRING, Operation
+
 if TYPE_CHECKING:
     from agented_core import Agented
 
@@ -200,6 +202,21 @@ class Metrics:
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/metrics",
+        "metrics",
+        "Prometheus metrics (text exposition format, names agented_...)",
+        {
+            "200": {"description": "the metrics", "content": {"text/plain": {"schema": STRING}}},
+            "401": E401,
+        },
+    ),
+)
+"""The metrics route in the OpenAPI document."""
 
 
 def routes(metrics: Metrics, agented: Agented, streams: Callable[[], int]) -> list[Route]:

@@ -1,29 +1,28 @@
 """``GET /openapi.json``: the OpenAPI 3.1 schema of every route.
 
-The shapes of executions, events and bots are derived from the core's attrs models, so the schema
-follows the models as they grow; the rest is written out here, next to nothing else.
+The paths come from the ``OPERATIONS`` each route module declares beside its routes
+(:func:`operations`; :func:`agented_http.create_app` checks that they match the routes), each
+marked with its role (:data:`agented_http.roles.ROUTES`). The shapes of executions, events and
+bots are made by :mod:`agented_http.wire` from the converter's rules, so what ``to_data`` writes
+is what the schema says; the answers that are no model are written out here.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import attrs
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agented_core import Bot, Event, Execution, Status, __version__
+from agented_core import Bot, Event, Execution, __version__
 
 from . import ops_schema
-from .bodies import MAX_SEQ
 from .context import Context
+from .operations import E401, NULLABLE_STRING, STRING, Operation, paths, ref
 from .shapes import SUMMARY_OMITS
+from .wire import WireSchemas
 
 Schema = dict[str, Any]
 
@@ -40,84 +39,18 @@ ERROR_CODES = [
 ]
 
 
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-class _Models:
-    """JSON schemas of attrs classes (as ``to_data`` makes them), collected as components."""
-
-    def __init__(self) -> None:
-        self.schemas: dict[str, Schema] = {}
-
-    def of(self, tp: Any) -> Schema:
-        if tp is Any or tp is object:
-            return {}
-        if tp is type(None):
-            return {"type": "null"}
-        if tp is bool:
-            return {"type": "boolean"}
-        if tp is int:
-            return {"type": "integer"}
-        if tp is float:
-            return {"type": "number"}
-        if tp is str:
-            return {"type": "string"}
-        if tp is dt.datetime:
-            return {"type": "string", "format": "date-time"}
-        if isinstance(tp, type) and issubclass(tp, enum.Enum):
-            return {"type": "string", "enum": [m.value for m in tp]}
-        if isinstance(tp, type) and attrs.has(tp):
-            return self.model(tp)
-        origin = typing.get_origin(tp)
-        args = typing.get_args(tp)
-        if origin in (typing.Union, types.UnionType):
-            return {"anyOf": [self.of(a) for a in args]}
-        if origin in (dict, Mapping, typing.Mapping) or (
-            isinstance(origin, type) and issubclass(origin, Mapping)
-        ):
-            value = args[1] if len(args) == 2 else Any
-            return {"type": "object", "additionalProperties": self.of(value)}
-        if origin in (list, tuple, set, frozenset) or (
-            isinstance(origin, type) and issubclass(origin, Sequence)
-        ):
-            item = args[0] if args else Any
-            return {"type": "array", "items": self.of(item)}
-        if origin is typing.Literal:
-            return {"enum": list(args)}
-        return {}
-
-    def model(self, cls: type) -> Schema:
-        name = cls.__name__
-        if name not in self.schemas:
-            self.schemas[name] = {}  # placeholder for recursive models
-            hints = typing.get_type_hints(cls)
-            fields = attrs.fields(cls)
-            self.schemas[name] = {
-                "type": "object",
-                "properties": {f.name: self.of(hints.get(f.name, Any)) for f in fields},
-                "required": [f.name for f in fields],
-            }
-            if cls.__doc__:
-                self.schemas[name]["description"] = cls.__doc__.strip().splitlines()[0]
-        return _ref(name)
-
-
 def _obj(properties: Mapping[str, Schema], required: Sequence[str] | None = None) -> Schema:
     return {
         "type": "object",
         "properties": dict(properties),
         "required": list(properties if required is None else required),
+        "additionalProperties": False,
     }
-
-
-STRING: Schema = {"type": "string"}
-NULLABLE_STRING: Schema = {"type": ["string", "null"]}
 
 
 def components() -> dict[str, Schema]:
     """Every schema the routes refer to."""
-    models = _Models()
+    models = WireSchemas()
     models.of(Execution)
     models.of(Event)
     models.of(Bot)
@@ -132,7 +65,7 @@ def components() -> dict[str, Schema]:
     bot = schemas["Bot"]
     bot["properties"]["params"] = {
         "type": "array",
-        "items": _ref("Param"),
+        "items": ref("Param"),
         "description": "every parameter the bot's manual triggers declare",
     }
     bot["properties"]["next_fire"] = {"type": ["string", "null"], "format": "date-time"}
@@ -146,11 +79,11 @@ def components() -> dict[str, Schema]:
             "Error": _obj({"error": {"type": "string", "enum": ERROR_CODES}, "message": STRING}),
             "ExecutionPage": _obj(
                 {
-                    "items": {"type": "array", "items": _ref("ExecutionSummary")},
+                    "items": {"type": "array", "items": ref("ExecutionSummary")},
                     "next_cursor": NULLABLE_STRING,
                 }
             ),
-            "BotList": _obj({"items": {"type": "array", "items": _ref("Bot")}}),
+            "BotList": _obj({"items": {"type": "array", "items": ref("Bot")}}),
             "RunRequest": {
                 "type": "object",
                 "properties": {
@@ -246,357 +179,40 @@ def components() -> dict[str, Schema]:
     return schemas
 
 
-def _json(schema: Schema, description: str) -> Schema:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/openapi.json",
+        "openapi",
+        "This schema",
+        {"200": {"description": "the schema", "content": {"application/json": {}}}, "401": E401},
+    ),
+)
+"""The schema route in the OpenAPI document."""
 
 
-def _error(description: str) -> Schema:
-    return _json(_ref("Error"), description)
+def operations() -> tuple[Operation, ...]:
+    """Every route's operation, as the route modules declare them beside their routes."""
+    # imported when called: app.py imports this module before the route modules are needed,
+    # and metrics (prometheus_client) only when an app or the schema is made
+    from . import audit, bots, executions, health, metrics, sse, webhooks, whoami
 
-
-E400 = _error("bad request: a parameter or the body is not valid")
-E401 = _error("no valid API key")
-E404 = _error("no such object")
-E409 = _error("not possible in the object's current state")
-E413 = _error("the body is over the size limit")
-E415 = _error("the body's content type is not accepted")
-
-
-def _path_param(name: str, description: str) -> Schema:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "description": description,
-        "schema": STRING,
-    }
-
-
-def _query(name: str, schema: Schema, description: str) -> Schema:
-    return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": schema}  # fmt: skip
-
-
-def _header(
-    name: str, description: str, required: bool = False, pattern: str | None = None
-) -> Schema:
-    schema = {"type": "string", "pattern": pattern} if pattern else STRING
-    return {"name": name, "in": "header", "required": required, "description": description,
-            "schema": schema}  # fmt: skip
-
-
-EVENT_NAME = "^[A-Za-z0-9_.-]+$"
-SEQ: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}
-
-
-EXECUTION_ID = _path_param("id", "the execution's id")
-BOT_NAME = _path_param("name", "the bot's name")
-PUBLIC: list[Any] = []
-TOKEN_OR_KEY: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Bearer": []}, {"StreamToken": []}]
-
-
-def _webhook_body() -> Schema:
-    return {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/x-www-form-urlencoded": {
-                "schema": _obj(
-                    {
-                        "payload": {
-                            "type": "string",
-                            "description": "the payload as JSON text",
-                            "contentMediaType": "application/json",
-                            "contentSchema": {"type": "object"},
-                        }
-                    }
-                ),
-            },
-        },
-    }
-
-
-def paths() -> dict[str, Schema]:
-    """Every route, by path and method."""
-    execution = _json(_ref("Execution"), "the execution")
-    accepted = _json(_ref("Accepted"), "queued: the new execution's id and URL")
-    control = {
-        "cancel": "Cancel a queued, running, paused or waiting execution (its whole process group)",
-        "pause": "Pause a running execution",
-        "resume": "Resume a paused execution",
-    }
-    delivery = {
-        "200": _json(_ref("DeliveryAnswer"), "nothing started: a duplicate, or a reason"),
-        "202": _json(_ref("DeliveryAnswer"), "runs started in the background"),
-        "400": E400,
-        "401": _error("the signature is missing or does not match (invalid_signature)"),
-        "413": E413,
-        "415": E415,
-    }
-    out: dict[str, Schema] = {
-        "/health": {
-            "get": {
-                "operationId": "health",
-                "summary": "Liveness",
-                "security": PUBLIC,
-                "responses": {"200": _json(_ref("Health"), "alive"), "401": E401},
-            }
-        },
-        "/health/ready": {
-            "get": {
-                "operationId": "ready",
-                "summary": "Readiness: the store answers (details with a key)",
-                "security": PUBLIC,
-                "responses": {
-                    "200": _json(_ref("Ready"), "ready"),
-                    "401": E401,
-                    "503": _json(_ref("Ready"), "not ready"),
-                },
-            }
-        },
-        "/bots": {
-            "get": {
-                "operationId": "listBots",
-                "summary": "Bots with their triggers and next scheduled fire",
-                "responses": {"200": _json(_ref("BotList"), "the bots"), "401": E401},
-            }
-        },
-        "/bots/{name}": {
-            "get": {
-                "operationId": "getBot",
-                "summary": "One bot",
-                "parameters": [BOT_NAME],
-                "responses": {"200": _json(_ref("Bot"), "the bot"), "401": E401, "404": E404},
-            }
-        },
-        "/bots/{name}/runs": {
-            "post": {
-                "operationId": "runBot",
-                "summary": "Queue a run of a bot",
-                "parameters": [BOT_NAME],
-                "requestBody": {
-                    "required": False,
-                    "content": {"application/json": {"schema": _ref("RunRequest")}},
-                },
-                "responses": {
-                    "202": accepted,
-                    "400": E400,
-                    "401": E401,
-                    "404": E404,
-                    "409": _error("agented is shutting down"),
-                    "413": E413,
-                    "415": E415,
-                },
-            }
-        },
-        "/executions": {
-            "get": {
-                "operationId": "listExecutions",
-                "summary": "Executions, newest first, a page at a time",
-                "parameters": [
-                    _query("bot", STRING, "only this bot's"),
-                    {
-                        **_query(
-                            "status",
-                            {
-                                "type": "array",
-                                "items": {"type": "string", "enum": [s.value for s in Status]},
-                            },
-                            "only these statuses (comma-separated, or the parameter repeated)",
-                        ),
-                        "style": "form",
-                        "explode": False,
-                    },
-                    _query(
-                        "limit",
-                        {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
-                        "page size",
-                    ),
-                    _query("cursor", STRING, "next_cursor of the previous page"),
-                    _query(
-                        "prefix",
-                        STRING,
-                        "only executions whose id starts with this (case-sensitive)",
-                    ),
-                ],
-                "responses": {
-                    "200": _json(_ref("ExecutionPage"), "a page"),
-                    "400": E400,
-                    "401": E401,
-                },
-            }
-        },
-        "/executions/{id}": {
-            "get": {
-                "operationId": "getExecution",
-                "summary": "One execution",
-                "parameters": [EXECUTION_ID],
-                "responses": {"200": execution, "401": E401, "404": E404},
-            }
-        },
-        "/executions/{id}/rerun": {
-            "post": {
-                "operationId": "rerunExecution",
-                "summary": "A new execution of the same bot, params and trigger context",
-                "parameters": [EXECUTION_ID],
-                "responses": {
-                    "202": accepted,
-                    "400": E400,
-                    "401": E401,
-                    "404": E404,
-                    "409": E409,
-                },
-            }
-        },
-        "/executions/{id}/events": {
-            "get": {
-                "operationId": "streamEvents",
-                "summary": "The execution's events over Server-Sent Events",
-                "description": "Frames: `id:` seq, `event:` kind, `data:` the event as JSON. "
-                "Resume with Last-Event-ID or ?after=; a `resync` event comes first when the "
-                "events asked for were pruned. Ends after the terminal status; 204 when a "
-                "finished stream has nothing left.",
-                "security": TOKEN_OR_KEY,
-                "parameters": [
-                    EXECUTION_ID,
-                    _query("after", SEQ, "the last seq seen"),
-                    _query("token", STRING, "a stream token (instead of an API key)"),
-                    {
-                        **_header("Last-Event-ID", "the last seq seen (wins over ?after=)"),
-                        # at most 18 digits: always within MAX_SEQ (the route refuses more)
-                        "schema": {"type": "string", "pattern": "^[0-9]{0,18}$"},
-                    },
-                ],
-                "responses": {
-                    "200": {
-                        "description": "the event stream",
-                        "content": {"text/event-stream": {"schema": STRING}},
-                    },
-                    "204": {"description": "the execution has ended and nothing is left"},
-                    "400": E400,
-                    "401": E401,
-                    "404": E404,
-                },
-            }
-        },
-        "/executions/{id}/events.ndjson": {
-            "get": {
-                "operationId": "eventsNdjson",
-                "summary": "The execution's events as NDJSON",
-                "description": "The events stored so far; with follow=true, until it ends.",
-                "parameters": [
-                    EXECUTION_ID,
-                    _query("after", SEQ, "the last seq seen"),
-                    _query("follow", {"type": "boolean"}, "stream until the execution ends"),
-                ],
-                "responses": {
-                    "200": {
-                        "description": "one event (JSON) a line",
-                        "content": {"application/x-ndjson": {"schema": STRING}},
-                    },
-                    "400": E400,
-                    "401": E401,
-                    "404": E404,
-                },
-            }
-        },
-        "/executions/{id}/stream-token": {
-            "post": {
-                "operationId": "streamToken",
-                "summary": "A short-lived token for this execution's SSE stream (?token=)",
-                "parameters": [EXECUTION_ID],
-                "responses": {
-                    "200": _json(_ref("StreamToken"), "the token"),
-                    "401": E401,
-                    "404": E404,
-                },
-            }
-        },
-        "/webhooks/github": {
-            "post": {
-                "operationId": "githubWebhook",
-                "summary": "A GitHub delivery (signature-verified, no key)",
-                "security": PUBLIC,
-                "parameters": [
-                    _header("X-GitHub-Event", "the event name"),
-                    _header("X-GitHub-Delivery", "the delivery's GUID (deduplicated)"),
-                    _header("X-Hub-Signature-256", "sha256= HMAC of the body"),
-                ],
-                "requestBody": _webhook_body(),
-                "responses": delivery,
-            }
-        },
-        "/webhooks/github/dry-run": {
-            "post": {
-                "operationId": "githubDryRun",
-                "summary": "Which bots a GitHub delivery would start, with their prompts",
-                "parameters": [
-                    _header("X-GitHub-Event", "the event name", required=True, pattern=EVENT_NAME)
-                ],
-                "requestBody": _webhook_body(),
-                "responses": {
-                    "200": _json(_ref("DryRun"), "what would happen"),
-                    "400": E400,
-                    "401": E401,
-                    "413": E413,
-                    "415": E415,
-                },
-            }
-        },
-        "/webhooks/{source}": {
-            "post": {
-                "operationId": "webhook",
-                "summary": "A delivery to a generic source ([webhooks.NAME])",
-                "security": PUBLIC,
-                "parameters": [_path_param("source", "the source's name")],
-                "requestBody": _webhook_body(),
-                "responses": {**delivery, "404": E404},
-            }
-        },
-        "/deliveries": {
-            "get": {
-                "operationId": "listDeliveries",
-                "summary": "Recent deliveries and what each started or why not",
-                "parameters": [
-                    _query(
-                        "limit",
-                        {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
-                        "how many",
-                    )
-                ],
-                "responses": {
-                    "200": _json(_ref("DeliveryList"), "newest first"),
-                    "400": E400,
-                    "401": E401,
-                },
-            }
-        },
-        "/openapi.json": {
-            "get": {
-                "operationId": "openapi",
-                "summary": "This schema",
-                "responses": {
-                    "200": {"description": "the schema", "content": {"application/json": {}}},
-                    "401": E401,
-                },
-            }
-        },
-    }
-    for action, summary in control.items():
-        out[f"/executions/{{id}}/{action}"] = {
-            "post": {
-                "operationId": f"{action}Execution",
-                "summary": summary,
-                "parameters": [EXECUTION_ID],
-                "responses": {"200": execution, "401": E401, "404": E404, "409": E409},
-            }
-        }
-    return out
+    return (
+        *health.OPERATIONS,
+        *bots.OPERATIONS,
+        *executions.OPERATIONS,
+        *sse.OPERATIONS,
+        *webhooks.OPERATIONS,
+        *OPERATIONS,
+        *whoami.OPERATIONS,
+        *audit.OPERATIONS,
+        *metrics.OPERATIONS,
+    )
 
 
 def document(title: str, server_url: str) -> Schema:
     """The whole OpenAPI document, served under ``server_url``."""
-    every_path = {**paths(), **ops_schema.paths()}
+    every_path = paths(operations())
     ops_schema.with_roles(every_path)
     return {
         "openapi": "3.1.0",

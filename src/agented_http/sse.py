@@ -30,7 +30,19 @@ from agented_core import Event, EventKind
 from .bodies import MAX_SEQ, int_param
 from .context import Context
 from .errors import bad_request
+from .executions import SEQ_PARAM
 from .fanout import close
+from .operations import (
+    E400,
+    E401,
+    E404,
+    EXECUTION_ID,
+    STRING,
+    TOKEN_OR_KEY,
+    Operation,
+    header,
+    query,
+)
 from .shapes import event_data
 
 log = logging.getLogger("agented.http")
@@ -78,6 +90,42 @@ class _Response(EventSourceResponse):
 
 def _ping() -> ServerSentEvent:
     return ServerSentEvent(comment="ping", sep="\n")
+
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/executions/{id}/events",
+        "streamEvents",
+        "The execution's events over Server-Sent Events",
+        {
+            "200": {
+                "description": "the event stream",
+                "content": {"text/event-stream": {"schema": STRING}},
+            },
+            "204": {"description": "the execution has ended and nothing is left"},
+            "400": E400,
+            "401": E401,
+            "404": E404,
+        },
+        description="Frames: `id:` seq, `event:` kind, `data:` the event as JSON. "
+        "Resume with Last-Event-ID or ?after=; a `resync` event comes first when the "
+        "events asked for were pruned. Ends after the terminal status; 204 when a "
+        "finished stream has nothing left.",
+        security=TOKEN_OR_KEY,
+        parameters=[
+            EXECUTION_ID,
+            SEQ_PARAM,
+            query("token", STRING, "a stream token (instead of an API key)"),
+            {
+                **header("Last-Event-ID", "the last seq seen (wins over ?after=)"),
+                # at most 18 digits: always within MAX_SEQ (the route refuses more)
+                "schema": {"type": "string", "pattern": "^[0-9]{0,18}$"},
+            },
+        ],
+    ),
+)
+"""The SSE route in the OpenAPI document."""
 
 
 def routes(ctx: Context) -> list[Route]:

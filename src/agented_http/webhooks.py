@@ -9,7 +9,7 @@ format (415 / 400). The source name ``github`` is reserved for GitHub's own rout
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,8 +18,106 @@ from starlette.routing import Route
 from .bodies import int_param, media_type, parse_payload, read_body
 from .context import Context
 from .errors import bad_request
+from .operations import (
+    E400,
+    E401,
+    E404,
+    E413,
+    E415,
+    LIMIT,
+    PUBLIC,
+    Operation,
+    Schema,
+    error,
+    header,
+    json_answer,
+    path_param,
+    query,
+    ref,
+)
 
 MAX_DELIVERIES = 500
+EVENT_NAME = "^[A-Za-z0-9_.-]+$"
+
+_PAYLOAD_BODY: Schema = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "payload": {
+                        "type": "string",
+                        "description": "the payload as JSON text",
+                        "contentMediaType": "application/json",
+                        "contentSchema": {"type": "object"},
+                    }
+                },
+                "required": ["payload"],
+            },
+        },
+    },
+}
+_DELIVERED: dict[str, Schema] = {
+    "200": json_answer(ref("DeliveryAnswer"), "nothing started: a duplicate, or a reason"),
+    "202": json_answer(ref("DeliveryAnswer"), "runs started in the background"),
+    "400": E400,
+    "401": error("the signature is missing or does not match (invalid_signature)"),
+    "413": E413,
+    "415": E415,
+}
+
+OPERATIONS = (
+    Operation(
+        "POST",
+        "/webhooks/github",
+        "githubWebhook",
+        "A GitHub delivery (signature-verified, no key)",
+        _DELIVERED,
+        security=PUBLIC,
+        parameters=[
+            header("X-GitHub-Event", "the event name"),
+            header("X-GitHub-Delivery", "the delivery's GUID (deduplicated)"),
+            header("X-Hub-Signature-256", "sha256= HMAC of the body"),
+        ],
+        request_body=_PAYLOAD_BODY,
+    ),
+    Operation(
+        "POST",
+        "/webhooks/github/dry-run",
+        "githubDryRun",
+        "Which bots a GitHub delivery would start, with their prompts",
+        {
+            "200": json_answer(ref("DryRun"), "what would happen"),
+            "400": E400,
+            "401": E401,
+            "413": E413,
+            "415": E415,
+        },
+        parameters=[header("X-GitHub-Event", "the event name", required=True, pattern=EVENT_NAME)],
+        request_body=_PAYLOAD_BODY,
+    ),
+    Operation(
+        "POST",
+        "/webhooks/{source}",
+        "webhook",
+        "A delivery to a generic source ([webhooks.NAME])",
+        {**_DELIVERED, "404": E404},
+        security=PUBLIC,
+        parameters=[path_param("source", "the source's name")],
+        request_body=_PAYLOAD_BODY,
+    ),
+    Operation(
+        "GET",
+        "/deliveries",
+        "listDeliveries",
+        "Recent deliveries and what each started or why not",
+        {"200": json_answer(ref("DeliveryList"), "newest first"), "400": E400, "401": E401},
+        parameters=[query("limit", {**LIMIT, "maximum": MAX_DELIVERIES}, "how many")],
+    ),
+)
+"""The webhook and delivery routes in the OpenAPI document."""
 
 
 class _Delivered(Protocol):
@@ -35,21 +133,38 @@ class _Delivered(Protocol):
     def skipped(self) -> Sequence[Mapping[str, str]]: ...
 
 
+class _DryRun(Protocol):
+    @property
+    def matches(self) -> Sequence[Mapping[str, str]]: ...
+    @property
+    def skipped(self) -> Sequence[Mapping[str, str]]: ...
+
+
 def _outcome(result: _Delivered) -> str:
     if result.execution_ids:
         return "started"
     return "duplicate" if result.duplicate else "ignored"
 
 
-def _answer(result: _Delivered) -> Response:
-    body = {
+def delivery_data(result: _Delivered) -> dict[str, Any]:
+    """A delivery's answer (``DeliveryAnswer``): what it started, or why nothing."""
+    return {
         "execution_ids": list(result.execution_ids),
         "delivery": result.delivery_id,
         "duplicate": result.duplicate,
         "reason": result.reason,
         "skipped": [dict(s) for s in result.skipped],
     }
-    return JSONResponse(body, status_code=202 if result.execution_ids else 200)
+
+
+def dry_run_data(event: str, result: _DryRun) -> dict[str, Any]:
+    """A dry run's answer (``DryRun``): the bots it would start, with their prompts, and why
+    the others would not."""
+    return {"event": event, "matches": result.matches, "skipped": result.skipped}
+
+
+def _answer(result: _Delivered) -> Response:
+    return JSONResponse(delivery_data(result), status_code=202 if result.execution_ids else 200)
 
 
 def routes(ctx: Context) -> list[Route]:
@@ -80,7 +195,7 @@ def routes(ctx: Context) -> list[Route]:
         if not isinstance(payload, dict):
             raise bad_request("the payload must be a JSON object")
         result = ag.deliveries.dry_run_github(event, payload)
-        return JSONResponse({"event": event, "matches": result.matches, "skipped": result.skipped})
+        return JSONResponse(dry_run_data(event, result))
 
     async def generic(request: Request) -> Response:
         source = request.path_params["source"]

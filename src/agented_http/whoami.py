@@ -8,7 +8,19 @@ from starlette.routing import Route
 
 from .audit import principal
 from .context import Context
+from .operations import E401, Operation, json_answer, ref
 from .roles import ROUTES, grants
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/whoami",
+        "whoami",
+        "The role and id of the request's key",
+        {"200": json_answer(ref("WhoAmI"), "the key"), "401": E401},
+    ),
+)
+"""The whoami route in the OpenAPI document."""
 
 
 def routes(ctx: Context) -> list[Route]:

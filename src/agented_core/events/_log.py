@@ -240,12 +240,17 @@ class EventLog:
                     upto, idle = live.last_seq, None
             else:
                 upto, idle = live.last_seq, None
+            before = last
             async with aclosing(self._live_events(execution_id, last, upto, idle)) as live_events:
                 async for event in live_events:
                     yield event
                     last = event.seq
                     if is_final(event):
                         return
+            if idle is not None and last == before:
+                # nothing new from elsewhere (idle, or a gap the store cannot fill yet): pause
+                # before the store is read again
+                await anyio.sleep(self.poll_interval)
 
     async def _live_events(
         self, execution_id: str, after: int, upto: int, idle: float | None

@@ -71,7 +71,8 @@ class Broker(ABC):
         published earlier may be delivered too (a broker that keeps a history does). The
         iterator ends when the follower fell behind, at :meth:`end`, or at :meth:`close`; the
         caller then resumes from the store. A gap (a first event above ``after + 1``) is the
-        caller's to fill from the store.
+        caller's to fill from the store. The caller iterates (and yields) inside the ``async
+        with``: it must not hold a cancel scope or task group open meanwhile.
         """
 
     @abstractmethod

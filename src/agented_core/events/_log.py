@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from contextlib import aclosing
 from typing import Any
 
 import anyio
@@ -241,46 +240,42 @@ class EventLog:
             else:
                 upto, idle = live.last_seq, None
             before = last
-            async with aclosing(self._live_events(execution_id, last, upto, idle)) as live_events:
-                async for event in live_events:
-                    yield event
-                    last = event.seq
-                    if is_final(event):
-                        return
+            async with self.broker.follow(execution_id, last) as live_events:
+                # subscribed first, the events up to ``upto`` are read next: every later one is
+                # live (inline rather than a generator of its own: a layer per event costs)
+                if upto > last:
+                    for event in await self.read(execution_id, after=last, limit=upto - last):
+                        yield event
+                        last = event.seq
+                        if is_final(event):
+                            return
+                idle_events = None if idle is None else _until_idle(live_events, idle)
+                try:
+                    async for event in live_events if idle_events is None else idle_events:
+                        if event.seq <= last:
+                            continue
+                        if event.seq > last + 1:
+                            # a gap the broker left (events published before the subscription,
+                            # which it does not keep): fill it from the store
+                            missing = event.seq - last - 1
+                            for stored in await self.read(execution_id, after=last, limit=missing):
+                                yield stored
+                                last = stored.seq
+                                if is_final(stored):
+                                    return
+                            if event.seq > last + 1:
+                                break  # not in the store yet: go back to it
+                        yield event
+                        last = event.seq
+                        if is_final(event):
+                            return
+                finally:
+                    if idle_events is not None:
+                        await idle_events.aclose()
             if idle is not None and last == before:
                 # nothing new from elsewhere (idle, or a gap the store cannot fill yet): pause
                 # before the store is read again
                 await anyio.sleep(self.poll_interval)
-
-    async def _live_events(
-        self, execution_id: str, after: int, upto: int, idle: float | None
-    ) -> AsyncGenerator[Event, None]:
-        """The events after ``after`` through the broker, until it ends them (or ``idle``).
-
-        Subscribed first, the events up to ``upto`` are read next: every later one is live.
-        A gap the broker leaves (events published before the subscription that it does not
-        keep) is filled from the store; one the store cannot fill yet ends the iteration, and
-        the caller goes back to the store. ``idle`` ends it after that many seconds without an
-        event (for a check whether an execution appended elsewhere has ended).
-        """
-        async with self.broker.follow(execution_id, after) as events:
-            if upto > after:
-                for event in await self.read(execution_id, after=after, limit=upto - after):
-                    yield event
-                    after = event.seq
-            source = events if idle is None else _until_idle(events, idle)
-            async for event in source:
-                if event.seq <= after:
-                    continue
-                if event.seq > after + 1:
-                    missing = event.seq - after - 1
-                    for stored in await self.read(execution_id, after=after, limit=missing):
-                        yield stored
-                        after = stored.seq
-                    if event.seq > after + 1:
-                        return  # not in the store yet: go back to it
-                yield event
-                after = event.seq
 
 
 async def _until_idle(events: AsyncIterator[Event], idle: float) -> AsyncGenerator[Event, None]:

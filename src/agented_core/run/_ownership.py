@@ -128,10 +128,12 @@ class Ownership:
                     async for execution_id in messages:
                         if execution_id in self.supervisor:
                             await self.apply_controls([execution_id])
+                pause = self.control_interval  # it ended: the broker closed or reconnects
             except Exception:
                 log.exception("listening for control requests failed")
-            # the listener ended (the broker closed or lost its connection): polling goes on
-            await anyio.sleep(self.control_interval)
+                pause = self.heartbeat_interval
+            # polling the store goes on meanwhile
+            await anyio.sleep(pause)
 
     async def sweep_loop(self) -> None:
         """Recover the executions of dead processes every ``sweep_interval`` seconds."""

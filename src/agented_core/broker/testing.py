@@ -10,7 +10,8 @@ a callable returning a new, unopened broker::
 
 A broker that is :attr:`~Broker.shared` is tested as several processes would use it: each
 "process" gets a broker of its own from ``make_broker`` (they must reach each other); an
-in-process one is used through one instance. Each test runs in its own event loop.
+in-process one is used through one instance. Each test runs in its own event loop. The module
+needs pytest and hypothesis (test dependencies), so only test code imports it.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 from agented_core import Agented, Event
+from agented_core.broker import LocalBroker
 from agented_http.fanout import Channel, Fanout
 from conftest import OpenAgented, shell_bot
 from http_support import wait_until
@@ -25,8 +26,9 @@ def seq(frame: bytes) -> int:
 
 
 def subscribers(ag: Agented, execution_id: str) -> int:
-    live = ag.event_log._live.get(execution_id)
-    return len(live.subscribers) if live is not None else 0
+    broker = ag.event_log.broker
+    assert isinstance(broker, LocalBroker)
+    return broker.followers(execution_id)
 
 
 @pytest.fixture

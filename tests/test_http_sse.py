@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from agented_core import Agented, Status
+from agented_core.broker import LocalBroker
 from agented_http import Settings, create_app
 from conftest import OpenAgented, shell_bot
 from http_support import KEY, Frame, db_file, frames, serving, wait_until
@@ -150,8 +151,9 @@ async def test_a_client_that_hangs_up_frees_its_subscription(
             return count
 
         def subscribers() -> int:
-            live = ag.event_log._live.get(execution_id)
-            return len(live.subscribers) if live is not None else 0
+            broker = ag.event_log.broker
+            assert isinstance(broker, LocalBroker)
+            return broker.followers(execution_id)
 
         async with client.stream(
             "GET", f"/executions/{execution_id}/events", headers=AUTH

@@ -24,6 +24,7 @@ import anyio.lowlevel
 from attrs import evolve
 from ulid import ULID
 
+from .broker import Broker
 from .clock import Clock, utcnow
 from .config import Config, load_config
 from .errors import ConfigError, ConflictError, NotFoundError
@@ -72,6 +73,7 @@ class Agented:
         plugins: Plugins,
         store: Store,
         *,
+        broker: Broker | None = None,
         heartbeat_interval: float = 2.0,
         control_interval: float = 0.25,
         wake_interval: float = 1.0,
@@ -90,7 +92,7 @@ class Agented:
             config.settings.shutdown_grace if shutdown_grace is None else shutdown_grace
         )
         self.clock: Clock = clock or utcnow
-        self.event_log = EventLog(store, clock=self.clock)
+        self.event_log = EventLog(store, broker=broker, clock=self.clock)
         self.executor = Executor(
             config=config,
             plugins=plugins,
@@ -151,7 +153,8 @@ class Agented:
         restarts ``waiting`` executions when their time comes (off for short-lived commands,
         which would take them and then exit); ``recover`` interrupts executions whose process
         died, now and every ``sweep_interval`` seconds while open, ending what is left of their
-        processes (off for read-only commands). Raises
+        processes (off for read-only commands). ``broker=`` gives a :class:`Broker` instead of the
+        one the ``broker`` setting names (opened and closed with the store). Raises
         :class:`ConfigError` listing every problem before anything is written.
         """
         if config is None:
@@ -170,16 +173,19 @@ class Agented:
         if problems:
             raise ConfigError(problems)
         store = registry.open_store(cfg.settings.database, base_dir=cfg.base_dir)
+        broker: Broker = options.pop("broker", None) or registry.open_broker(cfg.settings.broker)
         await store.open()
-        agented = cls(cfg, registry, store, **options)
+        agented = cls(cfg, registry, store, broker=broker, **options)
         body_error: BaseException | None = None
         try:
+            await broker.open()
             async with anyio.create_task_group() as tg:
                 agented.event_log.start(tg)
                 if recover:
                     await agented.ownership.recover()
                 agented.supervisor.serve(tg)
                 tg.start_soon(agented.ownership.owner_loop)
+                tg.start_soon(agented.ownership.controls_loop)
                 if recover:
                     tg.start_soon(agented.ownership.sweep_loop)
                 if wake:
@@ -200,7 +206,10 @@ class Agented:
                     tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
-                await store.close()
+                try:
+                    await broker.close()
+                finally:
+                    await store.close()
         if body_error is not None:
             raise body_error
 
@@ -390,9 +399,9 @@ class Agented:
                         await anyio.sleep(self.event_log.poll_interval)
             assert ended is not None
             if not ended.status.terminal:  # its owner is back: ask it
-                await self.store.request_control(execution_id, action)
+                await self.ownership.request_control(execution_id, action)
             return ended
-        await self.store.request_control(execution_id, action)
+        await self.ownership.request_control(execution_id, action)
         return execution
 
     # waiting executions

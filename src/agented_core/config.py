@@ -57,6 +57,7 @@ class AgentedSettings:
     """The ``[agented]`` table."""
 
     database: str = "sqlite:///agented.db"
+    broker: str | None = None
     max_concurrent_runs: int = 4
     retention_days: int = 30
     timezone: str = "UTC"
@@ -303,6 +304,7 @@ def _log_format(value: Any) -> str:
 SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "agented": {
         "database": _str,
+        "broker": _str,
         "max_concurrent_runs": _pos_int,
         "retention_days": _pos_int,
         "timezone": _str,

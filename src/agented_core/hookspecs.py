@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from .broker import BrokerFactory
     from .models import Bot, Execution
     from .providers.base import Provider
     from .store.base import StoreFactory
@@ -80,5 +81,14 @@ def agented_execution_finished(execution: Execution) -> Any:
     """Called once when an execution reaches a terminal status (e.g. to post a PR comment).
 
     May return an awaitable; an exception is logged and does not change the execution.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def agented_brokers() -> Mapping[str, BrokerFactory]:
+    """Return broker factories by URL scheme, e.g. ``{"redis": make_redis_broker}``.
+
+    A factory takes the ``broker`` URL and returns an unopened :class:`Broker`.
     """
     raise NotImplementedError

@@ -11,6 +11,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .broker import Broker, BrokerFactory
 from .errors import PluginError, StoreError
 from .providers.base import Provider
 from .store.base import Store, StoreFactory
@@ -21,7 +22,7 @@ ENTRY_POINT_GROUP = "agented"
 
 
 class _Builtins:
-    """The built-in plugin: the shell provider and the SQLite backend."""
+    """The built-in plugin: the shell provider, the SQLite backend and the in-process broker."""
 
     @hookspecs.hookimpl
     def agented_providers(self) -> Sequence[Provider]:
@@ -34,6 +35,12 @@ class _Builtins:
         from .store.sqlite import SQLiteStore
 
         return {"sqlite": SQLiteStore.from_url}
+
+    @hookspecs.hookimpl
+    def agented_brokers(self) -> Mapping[str, BrokerFactory]:
+        from .broker import LocalBroker
+
+        return {"local": LocalBroker.from_url}
 
 
 class Plugins:
@@ -150,6 +157,26 @@ class Plugins:
             known = ", ".join(f"{s}://" for s in sorted(factories))
             raise StoreError(f"no storage backend for {url!r} (known schemes: {known})")
         return factory(url, base_dir=base_dir)
+
+    def brokers(self) -> dict[str, BrokerFactory]:
+        """Broker factories by URL scheme."""
+        factories: dict[str, BrokerFactory] = {}
+        for result in self.manager.hook.agented_brokers():
+            for scheme, factory in (result or {}).items():
+                factories.setdefault(scheme, factory)
+        return factories
+
+    def open_broker(self, url: str | None) -> Broker:
+        """An unopened broker for ``url``, by its scheme; the in-process one when ``None``."""
+        if url is None:
+            url = "local://"
+        scheme = url.split(":", 1)[0] if ":" in url else ""
+        factories = self.brokers()
+        factory = factories.get(scheme)
+        if factory is None:
+            known = ", ".join(f"{s}://" for s in sorted(factories))
+            raise PluginError(f"no broker for {url!r} (known schemes: {known})")
+        return factory(url)
 
     def ratelimit_patterns(self) -> dict[str, list[Any]]:
         """Extra rate-limit patterns from plugins, by provider name."""

@@ -1,26 +1,26 @@
 """The event log: numbers events, fans them out to live subscribers, persists them in batches.
 
-Appending is synchronous and cheap: the event gets the next ``seq`` of its execution, goes to
-every live subscriber's bounded buffer at once and joins the pending batch. A background flusher
+Appending is synchronous and cheap: the event gets the next ``seq`` of its execution, joins the
+pending batch and is published to the broker (the in-process one puts it into every live
+follower's bounded buffer at once). A background flusher
 writes pending events in one transaction when the batch is full or ``flush_interval`` has passed.
 Pending events stay readable in memory until their transaction has committed, so a reader that
 switches from stored to live events sees no gap and no duplicate.
 
-A subscriber that falls behind (its buffer is full) is dropped from the live fan-out instead of
-slowing the run; its iterator then catches up from the store and subscribes again.
+A follower that falls behind (its buffer is full) is dropped from the live fan-out instead of
+slowing the run; its iterator then catches up from the store and follows again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from contextlib import aclosing
 from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ..broker import Broker, LocalBroker
 from ..clock import Clock, utcnow
 from ..models import TERMINAL_STATUSES, Event, EventDraft, EventKind, Status
 from ..store.base import Store
@@ -37,48 +37,48 @@ def is_final(event: Event) -> bool:
 _TERMINAL = frozenset(s.value for s in TERMINAL_STATUSES)
 
 
-class _Subscriber:
-    __slots__ = ("lagged", "receive", "send")
-
-    def __init__(self, buffer: int) -> None:
-        self.send: MemoryObjectSendStream[Event]
-        self.receive: MemoryObjectReceiveStream[Event]
-        self.send, self.receive = anyio.create_memory_object_stream[Event](buffer)
-        self.lagged = False
-
-
 class _Live:
     """The in-process state of an execution whose events this process appends."""
 
-    __slots__ = ("execution_id", "last_seq", "redactor", "subscribers")
+    __slots__ = ("execution_id", "last_seq", "redactor")
 
     def __init__(self, execution_id: str, last_seq: int, redactor: Redactor | None) -> None:
         self.execution_id = execution_id
         self.last_seq = last_seq
         self.redactor = redactor
-        self.subscribers: set[_Subscriber] = set()
 
 
 class EventLog:
-    """Sequencing, fan-out and batched persistence of events over a :class:`Store`."""
+    """Sequencing, fan-out and batched persistence of events over a :class:`Store`.
+
+    Live events go to followers through ``broker`` (a :class:`LocalBroker` with a buffer of
+    ``subscriber_buffer`` events per follower unless one is given). With a shared broker,
+    followers of an execution appended by another process follow the broker too, checking
+    ``is_finished`` every ``idle_check`` seconds without an event; otherwise they poll the store
+    every ``poll_interval`` seconds.
+    """
 
     def __init__(
         self,
         store: Store,
         *,
+        broker: Broker | None = None,
         batch_size: int = 1000,
         flush_interval: float = 0.01,
         subscriber_buffer: int = 16384,
         read_page: int = 2000,
         poll_interval: float = 0.2,
+        idle_check: float = 5.0,
         clock: Clock = utcnow,
     ) -> None:
         self.store = store
+        self.broker = broker if broker is not None else LocalBroker(buffer=subscriber_buffer)
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.subscriber_buffer = subscriber_buffer
         self.read_page = read_page
         self.poll_interval = poll_interval
+        self.idle_check = idle_check
         self._clock = clock
         self._live: dict[str, _Live] = {}
         self._pending: list[Event] = []
@@ -138,8 +138,8 @@ class EventLog:
                 text, data = redactor.text(text), redactor.data(data)
             event = Event(execution_id, live.last_seq, now, attempt, draft.kind, text, dict(data))
             made.append(event)
-            self._deliver(live, event)
         self._pending.extend(made)
+        self.broker.publish(execution_id, made)
         if len(self._pending) >= self.batch_size:
             self._wake.set()
         return made
@@ -155,28 +155,12 @@ class EventLog:
         """Append one event made from its parts."""
         return self.append(execution_id, attempt, [EventDraft(kind, text, data or {})])[0]
 
-    def _deliver(self, live: _Live, event: Event) -> None:
-        dropped: list[_Subscriber] = []
-        for sub in live.subscribers:
-            try:
-                sub.send.send_nowait(event)
-            except anyio.WouldBlock:
-                sub.lagged = True
-                dropped.append(sub)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                dropped.append(sub)
-        for sub in dropped:
-            live.subscribers.discard(sub)
-            sub.send.close()
-
     async def close(self, execution_id: str) -> None:
         """Stop appending to an execution: flush its events and end its live subscriptions."""
         live = self._live.pop(execution_id, None)
         await self.flush()
         if live is not None:
-            for sub in live.subscribers:
-                sub.send.close()
-            live.subscribers.clear()
+            self.broker.end(execution_id)
 
     async def flush(self) -> None:
         """Write every pending event now."""
@@ -223,11 +207,11 @@ class EventLog:
     ) -> AsyncIterator[Event]:
         """Stored events after ``after``, then live ones, until the terminal ``status`` event.
 
-        A reader far behind catches up from the store a page at a time, then subscribes to the
-        live fan-out. Works for executions run by another process too, by polling the store.
-        ``is_finished`` is an async callable telling whether the execution has ended (used to stop
-        polling an execution that ended without a terminal status event, e.g. one pruned or
-        crashed).
+        A reader far behind catches up from the store a page at a time, then follows the live
+        events through the broker. Works for executions run by another process too: through
+        the broker when it is shared, by polling the store otherwise. ``is_finished`` is an
+        async callable telling whether the execution has ended (used to stop following an
+        execution that ended without a terminal status event, e.g. one pruned or crashed).
         """
         last = after
         while True:
@@ -246,46 +230,66 @@ class EventLog:
                         # one more read: the final events may have landed after the last one
                         if not await self.read(execution_id, after=last, limit=1):
                             return
-                    else:  # appended by another process: poll the store
+                        continue
+                    if not self.broker.shared:  # appended by another process: poll the store
                         await anyio.sleep(self.poll_interval)
-                    continue
-            async with aclosing(self._subscribe(live, last)) as live_events:
-                async for event in live_events:
-                    yield event
-                    last = event.seq
-                    if is_final(event):
-                        return
-
-    async def _subscribe(self, live: _Live, after: int) -> AsyncGenerator[Event, None]:
-        """The events after ``after`` from the live fan-out, until this reader is dropped."""
-        sub = _Subscriber(self.subscriber_buffer)
-        live.subscribers.add(sub)
-        upto = live.last_seq
-        try:
-            if upto > after:
-                for event in await self.read(live.execution_id, after=after, limit=upto - after):
-                    yield event
-                    after = event.seq
-            receive = sub.receive
-            while True:
-                # take what is buffered without a checkpoint per event: a reader that yields to
-                # the loop once per event falls behind a writer that appends a chunk per turn
+                        continue
+                    upto, idle = last, self.idle_check
+                else:
+                    upto, idle = live.last_seq, None
+            else:
+                upto, idle = live.last_seq, None
+            before = last
+            async with self.broker.follow(execution_id, last) as live_events:
+                # subscribed first, the events up to ``upto`` are read next: every later one is
+                # live (inline rather than a generator of its own: a layer per event costs)
+                if upto > last:
+                    for event in await self.read(execution_id, after=last, limit=upto - last):
+                        yield event
+                        last = event.seq
+                        if is_final(event):
+                            return
+                idle_events = None if idle is None else _until_idle(live_events, idle)
                 try:
-                    event = receive.receive_nowait()
-                except anyio.WouldBlock:
-                    try:
-                        event = await receive.receive()
-                    except anyio.EndOfStream:
-                        return
-                except anyio.EndOfStream:
-                    return
-                if event.seq > after:
-                    after = event.seq
-                    yield event
-        finally:
-            live.subscribers.discard(sub)
-            sub.send.close()
-            sub.receive.close()
+                    async for event in live_events if idle_events is None else idle_events:
+                        if event.seq <= last:
+                            continue
+                        if event.seq > last + 1:
+                            # a gap the broker left (events published before the subscription,
+                            # which it does not keep): fill it from the store
+                            missing = event.seq - last - 1
+                            for stored in await self.read(execution_id, after=last, limit=missing):
+                                yield stored
+                                last = stored.seq
+                                if is_final(stored):
+                                    return
+                            if event.seq > last + 1:
+                                break  # not in the store yet: go back to it
+                        yield event
+                        last = event.seq
+                        if is_final(event):
+                            return
+                finally:
+                    if idle_events is not None:
+                        await idle_events.aclose()
+            if idle is not None and last == before:
+                # nothing new from elsewhere (idle, or a gap the store cannot fill yet): pause
+                # before the store is read again
+                await anyio.sleep(self.poll_interval)
+
+
+async def _until_idle(events: AsyncIterator[Event], idle: float) -> AsyncGenerator[Event, None]:
+    """``events`` until ``idle`` seconds pass without one (only the wait is bounded, no yield)."""
+    iterator = aiter(events)
+    while True:
+        with anyio.move_on_after(idle) as waiting:
+            try:
+                event = await anext(iterator)
+            except StopAsyncIteration:
+                return
+        if waiting.cancelled_caught:
+            return
+        yield event
 
 
 def status_event(status: Status, attempt: int, reason: str | None = None) -> EventDraft:

@@ -1,10 +1,12 @@
 """Ownership across processes: heartbeats, others' controls, recovery of orphans, waking.
 
 Runs started here are owned by this process. It beats their heartbeat and applies the controls
-other processes request through the store. An execution whose owner is gone (provably, on this
+other processes request through the store: at once when the broker brings word of one, at the
+next poll otherwise. An execution whose owner is gone (provably, on this
 host, or by a stale heartbeat) is an orphan: any process may end it, its processes first, under
 a lease so that one process does. Waiting executions belong to nobody until one process, under
-a lease on (execution, retry_at), takes and restarts them when their time comes.
+a lease on (execution, retry_at), takes and restarts them when their time comes (or when a
+wake-up comes through the broker).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime, timedelta
 
 import anyio
 
+from ..broker import CONTROLS, WAKE
 from ..clock import Clock
 from ..errors import ConflictError
 from ..events._log import EventLog
@@ -94,13 +97,43 @@ class Ownership:
                 if anyio.current_time() - last_beat >= self.heartbeat_interval:
                     await self.store.heartbeat(ids, self.owner, self.clock())
                     last_beat = anyio.current_time()
-                for execution_id, action in (await self.store.take_controls(ids)).items():
-                    try:
-                        self.supervisor.control(execution_id, action)
-                    except ConflictError as exc:
-                        log.info("ignored %s of %s: %s", action, execution_id, exc)
+                await self.apply_controls(ids)
             except Exception:
                 log.exception("heartbeat failed")
+
+    async def apply_controls(self, execution_ids: list[str]) -> None:
+        """Take and apply the control requests stored for these executions of this process."""
+        for execution_id, action in (await self.store.take_controls(execution_ids)).items():
+            try:
+                self.supervisor.control(execution_id, action)
+            except ConflictError as exc:
+                log.info("ignored %s of %s: %s", action, execution_id, exc)
+
+    async def request_control(self, execution_id: str, action: str) -> None:
+        """Ask the owner of an execution (another process) to apply ``action`` to it.
+
+        Stored first, so the owner finds it at its next poll; then the broker tells it now.
+        """
+        await self.store.request_control(execution_id, action)
+        try:
+            await self.event_log.broker.notify(CONTROLS, execution_id)
+        except Exception:
+            log.warning("telling the owner of %s about a %s failed", execution_id, action)
+
+    async def controls_loop(self) -> None:
+        """Apply at once the control requests the broker brings word of, for runs of here."""
+        while True:
+            try:
+                async with self.event_log.broker.listen(CONTROLS) as messages:
+                    async for execution_id in messages:
+                        if execution_id in self.supervisor:
+                            await self.apply_controls([execution_id])
+                pause = self.control_interval  # it ended: the broker closed or reconnects
+            except Exception:
+                log.exception("listening for control requests failed")
+                pause = self.heartbeat_interval
+            # polling the store goes on meanwhile
+            await anyio.sleep(pause)
 
     async def sweep_loop(self) -> None:
         """Recover the executions of dead processes every ``sweep_interval`` seconds."""
@@ -112,13 +145,33 @@ class Ownership:
                 log.exception("recovering executions of dead processes failed")
 
     async def wake_loop(self) -> None:
-        """Wake the waiting executions that are due every ``wake_interval`` seconds."""
-        while True:
-            await anyio.sleep(self.wake_interval)
-            try:
-                await self.wake_due()
-            except Exception:
-                log.exception("waking waiting executions failed")
+        """Wake the waiting executions that are due every ``wake_interval`` seconds.
+
+        A message on the broker's ``wake`` channel makes it look at once.
+        """
+        woken = anyio.Event()
+
+        async def listen() -> None:
+            nonlocal woken
+            while True:
+                try:
+                    async with self.event_log.broker.listen(WAKE) as messages:
+                        async for _ in messages:
+                            woken.set()
+                except Exception:
+                    log.exception("listening for wake-ups failed")
+                await anyio.sleep(self.wake_interval)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listen)
+            while True:
+                with anyio.move_on_after(self.wake_interval):
+                    await woken.wait()
+                woken = anyio.Event()
+                try:
+                    await self.wake_due()
+                except Exception:
+                    log.exception("waking waiting executions failed")
 
     # waiting executions
     async def wake_due(self) -> list[str]:

@@ -77,6 +77,7 @@ class Agented:
         wake_interval: float = 1.0,
         stale_after: float = 15.0,
         sweep_interval: float = 2.0,
+        progress_interval: float = 5.0,
         shutdown_grace: float | None = None,
         clock: Clock | None = None,
         host_env: Mapping[str, str] | None = None,
@@ -99,6 +100,7 @@ class Agented:
             owner=self.owner,
             clock=self.clock,
             host_env=host_env,
+            progress_interval=progress_interval,
         )
         self.supervisor = Supervisor(
             executor=self.executor,
@@ -123,7 +125,12 @@ class Agented:
             sweep_interval=sweep_interval,
         )
         self.deliveries = Deliveries(
-            config, store, self.run, prompt_context=plugins.prompt_context, clock=self.clock
+            config,
+            store,
+            self.run,
+            prompt_context=plugins.prompt_context,
+            notify=plugins.notify,
+            clock=self.clock,
         )
         self.scheduler = Scheduler(config, store, self.run, clock=self.clock)
 
@@ -154,18 +161,18 @@ class Agented:
         processes (off for read-only commands). Raises
         :class:`ConfigError` listing every problem before anything is written.
         """
+        registry = Plugins(plugins, entry_points=entry_points)
         if config is None:
             cfg = Config()
         elif isinstance(config, Config):
             cfg = config
         else:
-            cfg = load_config(config)
+            cfg = load_config(config, keys=registry.config_keys())
         extra = {bot.name: bot for bot in bots}
         if extra:
             cfg = evolve(cfg, bots={**cfg.bots, **extra})
         if database is not None:
             cfg = evolve(cfg, settings=evolve(cfg.settings, database=database))
-        registry = Plugins(plugins, entry_points=entry_points)
         problems = [p for p in validate(cfg, registry) if not p.warning]
         if problems:
             raise ConfigError(problems)

@@ -45,6 +45,8 @@ class AttemptOutput:
     rate_limits: list[Any] = field(factory=list)
     stderr_tail: list[str] = field(factory=list)
     session_id: str | None = None
+    tool_calls: int = 0
+    file_changes: int = 0
     # the kind the first part of the current long line got, for its later parts (per stream)
     _part_kind: dict[bool, str] = field(factory=dict)
 
@@ -93,6 +95,10 @@ class AttemptOutput:
                 text = draft.data.get("text", draft.text)
                 state.result_text = self._clean(text) if isinstance(text, str) else None
                 run.note_result()
+            elif kind == EventKind.TOOL_CALL:
+                state.tool_calls += 1
+            elif kind == EventKind.FILE_CHANGE:
+                state.file_changes += 1
             elif kind == EventKind.SESSION:
                 sid = draft.data.get("session_id")
                 if isinstance(sid, str):

@@ -128,7 +128,7 @@ class Plugins:
         from .config_keys import PluginKeys, merge_keys
 
         declared: list[tuple[str, PluginKeys]] = []
-        for impl in self.manager.hook.agented_config_keys.get_hookimpls():
+        for impl in self.manager.hook.agented_config_keys.get_hookimpls():  # registration order
             try:
                 keys = impl.function()
             except Exception as exc:
@@ -144,7 +144,6 @@ class Plugins:
                 )
                 continue
             declared.append((impl.plugin_name, keys))
-        declared.reverse()  # pluggy lists the last registered first
         merged, clashes = merge_keys(declared, SCHEMA)
         self.errors.extend(PluginError(message) for message in clashes)
         return merged

@@ -45,6 +45,7 @@ class AttemptOutput:
     rate_limits: list[Any] = field(factory=list)
     stderr_tail: list[str] = field(factory=list)
     session_id: str | None = None
+    printed: int = 0  # events made from the output so far
     tool_calls: int = 0
     file_changes: int = 0
     # the kind the first part of the current long line got, for its later parts (per stream)
@@ -120,6 +121,7 @@ class AttemptOutput:
                     stop_for_limit = True
             out.append(draft)
         self.events.append(execution.id, execution.attempt, out)
+        state.printed += len(out)
         if over_budget:
             run.stop(StopReason.BUDGET, over_budget)
         elif stop_for_limit:

@@ -1,7 +1,8 @@
 """Progress of a running attempt for ``agented_execution_progress``: throttled running totals.
 
 While an attempt's process runs, :func:`report_progress` looks every ``interval`` seconds at
-whether the execution appended events since the last report; if it did, the hook is called with
+whether the attempt printed anything (events made from its output) since the last report; if
+it did, the hook is called with
 the totals (:class:`~agented_core.models.Progress`). So the hook is called at most once per
 interval, and not at all while the attempt is quiet or when no plugin implements it.
 """
@@ -34,12 +35,13 @@ async def report_progress(
 ) -> None:
     """Call the progress hook for ``state``'s execution until cancelled (see the module)."""
     execution = state.execution
-    seen = events.last_seq(execution.id)
+    seen = state.printed
     while True:
         await anyio.sleep(interval)
         now = events.last_seq(execution.id)
-        if now is None or now == seen:
+        if now is None or state.printed == seen:
             continue
+        seen = state.printed
         progress = Progress(
             attempt=execution.attempt,
             events=now,
@@ -48,5 +50,3 @@ async def report_progress(
             usage=Usage(**usage_fields(execution.usage)),
         )
         await record(await plugins.notify(HOOK, execution=execution, progress=progress))
-        # what recording a failure appended is not progress to report again
-        seen = events.last_seq(execution.id)

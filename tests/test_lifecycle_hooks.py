@@ -6,6 +6,7 @@ Real runs of the fake CLI through a real SQLite store; a failing hook is recorde
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -95,9 +96,7 @@ async def test_queued_started_progress_finished_in_order(
 ) -> None:
     done = tmp_path / "enough"
     recorder = Recorder(done, after=3)
-    async with open_agented(
-        [until_bot(done)], plugins=[recorder], progress_interval=0.2
-    ) as ag:
+    async with open_agented([until_bot(done)], plugins=[recorder], progress_interval=0.2) as ag:
         execution = await ag.wait((await ag.run("steps")).id, timeout=30)
     assert execution.status is Status.SUCCEEDED
     names = [name for name, _, _ in recorder.calls]
@@ -107,10 +106,10 @@ async def test_queued_started_progress_finished_in_order(
     assert recorder.calls[-1][1] == "succeeded"
     # at most once per interval, each with growing running totals
     times = [t for t, _ in recorder.progress]
-    assert all(b - a >= 0.19 for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a >= 0.19 for a, b in itertools.pairwise(times))
     totals = [p for _, p in recorder.progress]
     assert all(p.attempt == 1 for p in totals)
-    for before, after in zip(totals, totals[1:], strict=False):
+    for before, after in itertools.pairwise(totals):
         assert after.events > before.events
         assert after.tool_calls > before.tool_calls
         assert after.usage.input_tokens > before.usage.input_tokens

@@ -10,6 +10,7 @@ import itertools
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from agented_core import Bot, GitHubTrigger, Status, hookimpl
 from agented_core.models import Execution, Progress
 from agented_core.plugins import Plugins
+from agented_core.run._progress import progress_reports, wants_progress
 from conftest import FAKE_CLI, FIXTURES_DIR, OpenAgented, shell_bot
 from test_deliveries import github_headers
 
@@ -118,7 +120,7 @@ async def test_queued_started_progress_finished_in_order(
     assert last.usage.cost_usd == pytest.approx(0.01 * last.tool_calls)
 
 
-async def test_a_quiet_run_gets_no_progress_and_no_plugin_no_loop(
+async def test_a_quiet_run_gets_no_progress(
     open_agented: OpenAgented,
 ) -> None:
     recorder = Recorder()
@@ -218,6 +220,21 @@ async def test_a_failing_delivery_hook_is_on_the_log_entry_and_the_run_still_sta
             "message": "RuntimeError: delivery hook broke",
         }
     ]
+
+
+async def test_progress_reports_start_only_for_a_plugin_and_pass_the_bodys_error() -> None:
+    assert not wants_progress(Plugins(entry_points=False))
+    plugins = Plugins([Recorder()], entry_points=False)
+    assert wants_progress(plugins)
+    state: Any = SimpleNamespace(execution=SimpleNamespace(id="x"), printed=0)
+    log: Any = SimpleNamespace(last_seq=lambda execution_id: 0)
+
+    async def record(failures: list[Any]) -> None:
+        raise AssertionError("nothing to record")
+
+    with pytest.raises(KeyError):  # as it is, not inside an exception group
+        async with progress_reports(plugins, log, state, 0.01, record):
+            raise KeyError("the run broke")
 
 
 def test_workspace_credentials_come_from_the_first_plugin_giving_some() -> None:

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-import anyio
 from attrs import evolve
 
 from ..clock import Clock, utcnow
@@ -39,7 +38,7 @@ from ._outcomes import AttemptResult, attempt_outcome
 from ._output import AttemptOutput, usage_fields
 from ._preparation import PrepareError, prepare
 from ._process import RUN_TAG, boot_ticks, process_start_time
-from ._progress import report_progress, wants_progress
+from ._progress import progress_reports
 from ._retries import Action, RetryPolicy, decide
 from ._runner import Limits, ProcessRun
 
@@ -339,19 +338,13 @@ class Executor:
         state.run = run
         self.on_process(execution.id, run)
         try:
-            if wants_progress(self.plugins):
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(
-                        report_progress,
-                        self.plugins,
-                        self.events,
-                        state,
-                        self.progress_interval,
-                        lambda failures: self.record_hook_failures(execution, failures),
-                    )
-                    process = await run.run()
-                    tg.cancel_scope.cancel()
-            else:
+            async with progress_reports(
+                self.plugins,
+                self.events,
+                state,
+                self.progress_interval,
+                lambda failures: self.record_hook_failures(execution, failures),
+            ):
                 process = await run.run()
         finally:
             self.on_process(execution.id, None)

@@ -2,8 +2,9 @@
 
 :func:`load_config` parses the file and reports every problem at once, each naming the file, the
 bot and the field. Unknown keys are errors, except the keys plugins declare
-(:mod:`agented_core.config_keys`), which are read with the same checks into ``extra``. Checks that need the plugins (does the provider exist,
-are its options valid, do templates fit their triggers) live in :mod:`agented_core.validation`.
+(:mod:`agented_core.config_keys`), which are read with the same checks into ``extra``. Checks
+that need the plugins (does the provider exist, are its options valid, do templates fit their
+triggers) live in :mod:`agented_core.validation`.
 """
 
 from __future__ import annotations

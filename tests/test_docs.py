@@ -6,14 +6,20 @@ import re
 from pathlib import Path
 
 from agented_core.config import SCHEMA
+from agented_core.config_keys import PluginKeys
+from agented_core.plugins import Plugins
 
 DOCS = Path(__file__).parent.parent / "docs"
+PLUGIN_HEADING = "plugin: "
 
 
-def documented_tables() -> dict[str, set[str]]:
+def documented_tables(text: str | None = None) -> dict[str, set[str]]:
+    """Each ``### TABLE`` heading of the configuration page with the keys of its rows."""
     tables: dict[str, set[str]] = {}
     current: str | None = None
-    for line in (DOCS / "configuration.md").read_text().splitlines():
+    if text is None:
+        text = (DOCS / "configuration.md").read_text()
+    for line in text.splitlines():
         heading = re.match(r"^### (.+)$", line)
         if heading:
             current = heading.group(1).strip()
@@ -25,11 +31,62 @@ def documented_tables() -> dict[str, set[str]]:
     return tables
 
 
+def plugin_tables(keys: PluginKeys) -> dict[str, set[str]]:
+    """The tables of plugin keys as the page heads them: ``plugin: github``, ``plugin: bots.NAME``,
+    ``plugin: on: github``."""
+    out = {f"{PLUGIN_HEADING}{name}": set(table) for name, table in keys.tables.items()}
+    if keys.bot:
+        out[f"{PLUGIN_HEADING}bots.NAME"] = set(keys.bot)
+    for kind, kind_keys in keys.triggers.items():
+        out[f"{PLUGIN_HEADING}on: {kind}"] = set(kind_keys)
+    return out
+
+
 def test_configuration_reference_matches_the_code() -> None:
     documented = documented_tables()
-    assert set(documented) == set(SCHEMA)
+    core = {k: v for k, v in documented.items() if not k.startswith(PLUGIN_HEADING)}
+    assert set(core) == set(SCHEMA)
     for table, keys in SCHEMA.items():
-        assert documented[table] == set(keys), table
+        assert core[table] == set(keys), table
+
+
+def test_configuration_reference_lists_the_keys_of_the_installed_plugins() -> None:
+    """Keys plugins declare are documented under ``### plugin: TABLE`` headings, and only those."""
+    documented = documented_tables()
+    plugins = {k: v for k, v in documented.items() if k.startswith(PLUGIN_HEADING)}
+    assert plugins == plugin_tables(Plugins().config_keys())
+
+
+def test_plugin_keys_are_compared_with_their_headings() -> None:
+    """The comparison above on the example plugin of the tests: a missing key would show."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "plugins"))
+    import agtest_example
+
+    keys = Plugins([agtest_example], entry_points=False).config_keys()
+    page = """
+### plugin: example
+
+| key | default | meaning |
+|---|---|---|
+| `level` | | a number |
+| `name` | | a name |
+
+### plugin: bots.NAME
+
+| key | default | meaning |
+|---|---|---|
+| `report` | | what to report |
+
+### plugin: on: github
+
+| key | default | meaning |
+|---|---|---|
+| `drafts` | | also drafts |
+"""
+    assert documented_tables(page) == plugin_tables(keys)
+    assert documented_tables(page.replace("| `name` | | a name |\n", "")) != plugin_tables(keys)
 
 
 def test_http_api_page_lists_every_route_of_the_schema() -> None:

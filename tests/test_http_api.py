@@ -225,7 +225,7 @@ async def test_bots_show_triggers_params_next_fire_and_hide_env_values(api: Api)
         "description": None,
     }
     assert hello["params"] == [who]
-    assert hello["triggers"] == [{"type": "manual", "params": [who]}]
+    assert hello["triggers"] == [{"type": "manual", "params": [who], "extra": {}}]
     assert hello["next_fire"] is None
     assert nightly["triggers"][0]["cron"] == "0 3 * * *"
     assert nightly["env"] == {"TOKEN_NAME": "[redacted]"}

@@ -173,6 +173,7 @@ def test_trigger_union_is_tagged() -> None:
                     "description": None,
                 }
             ],
+            "extra": {},
         }
     ]
 

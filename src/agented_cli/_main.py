@@ -130,7 +130,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_webhook_test(args: argparse.Namespace, out: TextIO) -> int:
-    config = load_config(args.config)
+    config = load_config(args.config, keys=Plugins().config_keys())
     try:
         payload = json.loads(Path(args.file).read_text())
     except (OSError, ValueError) as exc:
@@ -216,7 +216,7 @@ def _cmd_rerun(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
-    config = load_config(args.config)
+    config = load_config(args.config, keys=Plugins().config_keys())
     if args.older_than is not None and args.older_than < 1:
         raise AgentedError("--older-than takes a whole number of days, at least 1")
 
@@ -237,7 +237,7 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         raise AgentedError(
             f"agented serve needs the HTTP extra: pip install 'agented[http]' ({exc})"
         ) from None
-    config = load_config(args.config)
+    config = load_config(args.config, keys=Plugins().config_keys())
     problems = [p for p in validate(config, Plugins()) if not p.warning]
     if problems:
         raise ConfigError(problems)

@@ -18,6 +18,7 @@ from agented_core.config import Config, load_config
 from agented_core.errors import AgentedError
 from agented_core.models import Execution, Status, TriggerKind
 from agented_core.params import resolve
+from agented_core.plugins import Plugins
 
 from ._render import PlainRenderer, TerminalRenderer
 from ._sources import LocalSource
@@ -36,7 +37,7 @@ def parse_params(pairs: Sequence[str]) -> dict[str, str]:
 
 def cmd_run(args: argparse.Namespace, out: TextIO, exit_code: Callable[[Status], int]) -> int:
     """Check everything first (nothing is written on a mistake), then run."""
-    config = load_config(args.config)
+    config = load_config(args.config, keys=Plugins().config_keys())
     pairs = parse_params(args.param)
     bot = config.bots.get(args.bot)
     if bot is None:
@@ -73,7 +74,7 @@ def cmd_rerun_here(
     args: argparse.Namespace, out: TextIO, exit_code: Callable[[Status], int]
 ) -> int:
     """``agented rerun ID`` without ``--url``: the new execution runs here, like ``run``."""
-    config = load_config(args.config)
+    config = load_config(args.config, keys=Plugins().config_keys())
 
     async def start(ag: Agented) -> Execution:
         old = await LocalSource(ag).resolve(args.id)

@@ -19,6 +19,7 @@ from agented_core.agented import Agented
 from agented_core.config import load_config
 from agented_core.errors import AgentedError, ConflictError, NotFoundError
 from agented_core.models import Event, EventKind, Execution, Status
+from agented_core.plugins import Plugins
 
 if TYPE_CHECKING:
     from agented_http import AsyncClient
@@ -83,7 +84,7 @@ def open_source(config: str, url: str | None) -> AbstractAsyncContextManager[Sou
 
 @asynccontextmanager
 async def _local(config_path: str) -> AsyncIterator[Source]:
-    config = load_config(config_path)
+    config = load_config(config_path, keys=Plugins().config_keys())
     async with Agented.open(config=config, wake=False, recover=False) as ag:
         yield LocalSource(ag)
 

@@ -79,6 +79,7 @@ class Agented:
         wake_interval: float = 1.0,
         stale_after: float = 15.0,
         sweep_interval: float = 2.0,
+        progress_interval: float = 5.0,
         shutdown_grace: float | None = None,
         clock: Clock | None = None,
         host_env: Mapping[str, str] | None = None,
@@ -101,6 +102,7 @@ class Agented:
             owner=self.owner,
             clock=self.clock,
             host_env=host_env,
+            progress_interval=progress_interval,
         )
         self.supervisor = Supervisor(
             executor=self.executor,
@@ -125,7 +127,12 @@ class Agented:
             sweep_interval=sweep_interval,
         )
         self.deliveries = Deliveries(
-            config, store, self.run, prompt_context=plugins.prompt_context, clock=self.clock
+            config,
+            store,
+            self.run,
+            prompt_context=plugins.prompt_context,
+            notify=plugins.notify,
+            clock=self.clock,
         )
         self.scheduler = Scheduler(config, store, self.run, clock=self.clock)
 
@@ -157,18 +164,18 @@ class Agented:
         one the ``broker`` setting names (opened and closed with the store). Raises
         :class:`ConfigError` listing every problem before anything is written.
         """
+        registry = Plugins(plugins, entry_points=entry_points)
         if config is None:
             cfg = Config()
         elif isinstance(config, Config):
             cfg = config
         else:
-            cfg = load_config(config)
+            cfg = load_config(config, keys=registry.config_keys())
         extra = {bot.name: bot for bot in bots}
         if extra:
             cfg = evolve(cfg, bots={**cfg.bots, **extra})
         if database is not None:
             cfg = evolve(cfg, settings=evolve(cfg.settings, database=database))
-        registry = Plugins(plugins, entry_points=entry_points)
         problems = [p for p in validate(cfg, registry) if not p.warning]
         if problems:
             raise ConfigError(problems)

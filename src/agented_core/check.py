@@ -72,7 +72,7 @@ def check_file(
         found = _TOML_LINE.search(str(exc))
         line = int(found.group(1)) if found else None
         return CheckReport(name, None, [Problem(f"not valid TOML: {exc}", file=name, line=line)])
-    config, problems = parse_config(data, path=file.resolve())
+    config, problems = parse_config(data, path=file.resolve(), keys=plugins.config_keys())
     flagged = {(p.bot, p.field) for p in problems}
     # a value the reader refused was left out; what validation says about its default is noise
     problems += [p for p in validate(config, plugins) if (p.bot, p.field) not in flagged]

@@ -1,8 +1,10 @@
 """Reading ``agented.toml`` into models.
 
 :func:`load_config` parses the file and reports every problem at once, each naming the file, the
-bot and the field. Unknown keys are errors. Checks that need the plugins (does the provider exist,
-are its options valid, do templates fit their triggers) live in :mod:`agented_core.validation`.
+bot and the field. Unknown keys are errors, except the keys plugins declare
+(:mod:`agented_core.config_keys`), which are read with the same checks into ``extra``. Checks
+that need the plugins (does the provider exist, are its options valid, do templates fit their
+triggers) live in :mod:`agented_core.validation`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from attrs import field, frozen
 
+from .config_keys import PluginKeys, Table
 from .config_lines import locate
 from .durations import parse_duration
 from .errors import ConfigError, Problem
@@ -42,9 +45,15 @@ __all__ = [
     "HttpSettings",
     "Price",
     "WebhookSource",
+    "boolean",
+    "duration",
     "load_config",
+    "number",
     "parse_config",
     "read_config",
+    "string",
+    "strings",
+    "whole_number",
 ]
 
 DEFAULT_CONFIG = "agented.toml"
@@ -124,6 +133,8 @@ class Config:
     prices: Mapping[str, Price] = field(factory=dict)
     accounts: Mapping[str, Account] = field(factory=dict)
     bots: Mapping[str, Bot] = field(factory=dict)
+    extra: Mapping[str, Mapping[str, Any]] = field(factory=dict)
+    """Plugins' tables (``agented_config_keys``) by name: ``extra["github"]["api_url"]``."""
 
     @property
     def base_dir(self) -> Path:
@@ -134,8 +145,9 @@ class Config:
 class _Reader:
     """Collects problems while reading tables, so that every problem is reported at once."""
 
-    def __init__(self, file: str | None) -> None:
+    def __init__(self, file: str | None, keys: PluginKeys) -> None:
         self.file = file
+        self.keys = keys
         self.problems: list[Problem] = []
 
     def problem(self, message: str, *, bot: str | None = None, field: str | None = None) -> None:
@@ -144,7 +156,7 @@ class _Reader:
     def table(
         self,
         data: Any,
-        allowed: Mapping[str, Callable[[Any], Any]],
+        allowed: Mapping[str, Callable[[Any], Any] | Table],
         *,
         bot: str | None = None,
         prefix: str = "",
@@ -161,11 +173,30 @@ class _Reader:
                 hint = _suggest(key, allowed)
                 self.problem(f"unknown key{hint}", bot=bot, field=where)
                 continue
+            if isinstance(convert, Table):
+                out[key] = self.table(value, convert.keys, bot=bot, prefix=where)
+                continue
             try:
                 out[key] = convert(value)
             except (ValueError, TypeError) as exc:
                 self.problem(str(exc), bot=bot, field=where)
         return out
+
+    def split(
+        self,
+        data: Any,
+        core: Mapping[str, Callable[[Any], Any]],
+        plugin: Mapping[str, Callable[[Any], Any] | Table],
+        *,
+        bot: str | None = None,
+        prefix: str = "",
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """:meth:`table` over the core's and the plugins' keys; (core values, plugin values)."""
+        if not plugin:
+            return self.table(data, core, bot=bot, prefix=prefix), {}
+        values = self.table(data, {**plugin, **core}, bot=bot, prefix=prefix)
+        extra = {k: values.pop(k) for k in list(values) if k not in core}
+        return values, extra
 
 
 def _kind(value: Any) -> str:
@@ -301,6 +332,14 @@ def _log_format(value: Any) -> str:
     return text
 
 
+# the converters plugins may use for the keys they declare (``agented_config_keys``)
+string = _str
+boolean = _bool
+whole_number = _int
+number = _number
+strings = _strs
+duration = parse_duration
+
 SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "agented": {
         "database": _str,
@@ -382,16 +421,18 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
 """Every table of the config file and the keys it accepts (docs/configuration.md lists them)."""
 
 
-def read_config(data: Mapping[str, Any], *, path: Path | None = None) -> Config:
+def read_config(
+    data: Mapping[str, Any], *, path: Path | None = None, keys: PluginKeys | None = None
+) -> Config:
     """A :class:`Config` from parsed TOML data; raises :class:`ConfigError` listing all problems."""
-    config, problems = parse_config(data, path=path)
+    config, problems = parse_config(data, path=path, keys=keys)
     if problems:
         raise ConfigError(problems)
     return config
 
 
 def parse_config(
-    data: Mapping[str, Any], *, path: Path | None = None
+    data: Mapping[str, Any], *, path: Path | None = None, keys: PluginKeys | None = None
 ) -> tuple[Config, list[Problem]]:
     """The :class:`Config` of what could be read, and every problem found while reading.
 
@@ -399,8 +440,12 @@ def parse_config(
     the rest of its table and every other table are still read, so one run reports them all
     (``agented check``). A trigger without its kind's key and an account without a provider
     are left out.
+
+    ``keys`` are the plugins' keys (:meth:`Plugins.config_keys`), read with the same checks;
+    without them every key the core does not know is a problem.
     """
-    reader = _Reader(str(path) if path else None)
+    reader = _Reader(str(path) if path else None, keys or PluginKeys())
+    plugin_tables = reader.keys.tables
     top = reader.table(
         data,
         {
@@ -411,29 +456,21 @@ def parse_config(
             "prices": _any_map,
             "accounts": _any_map,
             "bots": _any_map,
+            **{name: _any_map for name in plugin_tables},
         },
     )
-    settings = AgentedSettings(
-        **reader.table(
-            top.get("agented", {}),
-            SCHEMA["agented"],
-            prefix="agented",
+    extra: dict[str, dict[str, Any]] = {}
+    core_tables: dict[str, dict[str, Any]] = {}
+    for name in ("agented", "http", "github"):
+        core_tables[name], extra[name] = reader.split(
+            top.get(name, {}), SCHEMA[name], plugin_tables.get(name, {}), prefix=name
         )
-    )
-    http = HttpSettings(
-        **reader.table(
-            top.get("http", {}),
-            SCHEMA["http"],
-            prefix="http",
-        )
-    )
-    github = GitHubSettings(
-        **reader.table(
-            top.get("github", {}),
-            SCHEMA["github"],
-            prefix="github",
-        )
-    )
+    for name, table_keys in plugin_tables.items():
+        if name not in core_tables:
+            extra[name] = reader.table(top.get(name, {}), table_keys, prefix=name)
+    settings = AgentedSettings(**core_tables["agented"])
+    http = HttpSettings(**core_tables["http"])
+    github = GitHubSettings(**core_tables["github"])
     webhooks: dict[str, WebhookSource] = {}
     for name, table in top.get("webhooks", {}).items():
         if name == "github":
@@ -482,6 +519,7 @@ def parse_config(
         prices=prices,
         accounts=accounts,
         bots=bots,
+        extra={name: values for name, values in extra.items() if values},
     )
     return config, reader.problems
 
@@ -490,10 +528,10 @@ def _read_bot(reader: _Reader, name: str, table: Any) -> Bot | None:
     if not isinstance(table, Mapping):
         reader.problem(f"expected a table, got {_kind(table)}", bot=name)
         return None
-    values = reader.table(table, SCHEMA["bots.NAME"], bot=name)
+    values, extra = reader.split(table, SCHEMA["bots.NAME"], reader.keys.bot, bot=name)
     triggers = _read_triggers(reader, name, values.pop("on", []))
     concurrency = _read_concurrency(reader, name, values.pop("concurrency", None))
-    return Bot(name=name, triggers=triggers, concurrency=concurrency, **values)
+    return Bot(name=name, triggers=triggers, concurrency=concurrency, extra=extra, **values)
 
 
 def _read_concurrency(reader: _Reader, bot: str, value: Any) -> Concurrency:
@@ -541,40 +579,33 @@ def _read_trigger(reader: _Reader, bot: str, where: str, item: Any) -> Trigger |
         )
         return None
     kind = kinds[0]
+    values, extra = reader.split(
+        item, SCHEMA[f"on: {kind}"], reader.keys.triggers.get(kind, {}), bot=bot, prefix=where
+    )
     if kind == "github":
-        values = reader.table(
-            item,
-            SCHEMA["on: github"],
-            bot=bot,
-            prefix=where,
-        )
         if "github" not in values:
             return None
-        return GitHubTrigger(event=values.pop("github"), **values)
+        return GitHubTrigger(event=values.pop("github"), extra=extra, **values)
     if kind == "cron":
-        values = reader.table(
-            item,
-            SCHEMA["on: cron"],
-            bot=bot,
-            prefix=where,
-        )
         if "cron" not in values:
             return None
-        return ScheduleTrigger(**values)
+        return ScheduleTrigger(extra=extra, **values)
     if kind == "manual":
-        values = reader.table(item, SCHEMA["on: manual"], bot=bot, prefix=where)
         if values.get("manual") is False:
             reader.problem("'manual = false' declares nothing; remove it", bot=bot, field=where)
             return None
-        return ManualTrigger(params=values.get("params", ()))
-    values = reader.table(item, SCHEMA["on: webhook"], bot=bot, prefix=where)
+        return ManualTrigger(params=values.get("params", ()), extra=extra)
     if "webhook" not in values:
         return None
-    return WebhookTrigger(source=values["webhook"], filters=values.get("filters", {}))
+    return WebhookTrigger(source=values["webhook"], filters=values.get("filters", {}), extra=extra)
 
 
-def load_config(path: str | Path = DEFAULT_CONFIG) -> Config:
-    """Read and parse a config file. Raises :class:`ConfigError` naming the file on any problem."""
+def load_config(path: str | Path = DEFAULT_CONFIG, *, keys: PluginKeys | None = None) -> Config:
+    """Read and parse a config file. Raises :class:`ConfigError` naming the file on any problem.
+
+    ``keys``: the plugins' config keys (:meth:`Plugins.config_keys`); without them a key only a
+    plugin knows is a problem.
+    """
     file = Path(path).expanduser()
     try:
         raw = file.read_bytes()
@@ -587,7 +618,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> Config:
         data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(f"not valid TOML: {exc}", file=str(file))]) from None
-    config, problems = parse_config(data, path=file.resolve())
+    config, problems = parse_config(data, path=file.resolve(), keys=keys)
     if problems:
         raise ConfigError(locate(problems, text))
     return config

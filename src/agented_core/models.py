@@ -135,6 +135,8 @@ class GitHubTrigger:
     authors: tuple[str, ...] = field(default=(), converter=_strs)
     commands: tuple[str, ...] = field(default=(), converter=_strs)
     ignore_bots: bool = True
+    extra: Mapping[str, Any] = field(factory=dict)
+    """The values of keys plugins declare (``agented_config_keys``), by key."""
 
 
 @frozen
@@ -145,6 +147,8 @@ class ScheduleTrigger:
     timezone: str | None = None
     catch_up: CatchUp = CatchUp.SKIP
     jitter: float = 0.0
+    extra: Mapping[str, Any] = field(factory=dict)
+    """The values of keys plugins declare (``agented_config_keys``), by key."""
 
 
 @frozen
@@ -156,6 +160,8 @@ class ManualTrigger:
     """
 
     params: tuple[Param, ...] = field(default=(), converter=as_params)
+    extra: Mapping[str, Any] = field(factory=dict)
+    """The values of keys plugins declare (``agented_config_keys``), by key."""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -172,6 +178,8 @@ class WebhookTrigger:
 
     source: str
     filters: Mapping[str, tuple[str, ...]] = field(factory=dict)
+    extra: Mapping[str, Any] = field(factory=dict)
+    """The values of keys plugins declare (``agented_config_keys``), by key."""
 
 
 Trigger = GitHubTrigger | ScheduleTrigger | ManualTrigger | WebhookTrigger
@@ -245,6 +253,8 @@ class Bot:
     disallowed_tools: tuple[str, ...] = field(default=(), converter=_strs)
     mcp_config: str | None = None
     description: str | None = None
+    extra: Mapping[str, Any] = field(factory=dict)
+    """The values of keys plugins declare (``agented_config_keys``), by key."""
 
     @property
     def chain(self) -> tuple[ChainEntry, ...]:
@@ -294,6 +304,35 @@ class Usage:
             + self.cache_read_tokens
             + self.cache_write_tokens
         )
+
+
+@frozen
+class HookFailure:
+    """A lifecycle hook's implementation that raised: which hook, which plugin, the error."""
+
+    hook: str
+    plugin: str
+    message: str
+
+    def event_data(self) -> dict[str, str]:
+        """The data of the ``error`` event that records it on an execution."""
+        return {"kind": "plugin", "hook": self.hook, "plugin": self.plugin, "message": self.message}
+
+
+@frozen
+class Progress:
+    """A running execution's totals so far, as ``agented_execution_progress`` is given them.
+
+    ``events``: the execution's events (its last seq); ``tool_calls`` and ``file_changes``: the
+    ``tool_call`` and ``file_change`` events of the running attempt; ``usage``: tokens and
+    cost over every attempt; ``attempt``: the attempt running.
+    """
+
+    attempt: int
+    events: int
+    tool_calls: int = 0
+    file_changes: int = 0
+    usage: Usage = field(factory=Usage)
 
 
 @define

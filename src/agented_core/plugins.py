@@ -6,15 +6,21 @@ import importlib.metadata
 import inspect
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import hookspecs
 from .broker import Broker, BrokerFactory
 from .errors import PluginError, StoreError
+from .models import HookFailure
 from .providers.base import Provider
 from .store.base import Store, StoreFactory
+
+if TYPE_CHECKING:
+    from .config_keys import PluginKeys
+
+__all__ = ["ENTRY_POINT_GROUP", "Plugins"]
 
 log = logging.getLogger("agented.plugins")
 
@@ -63,6 +69,7 @@ class Plugins:
             name = getattr(plugin, "__name__", None) or type(plugin).__name__
             self._register(plugin, name, "passed in Python")
         self._providers, self._provider_owner = self._collect_providers()
+        self._config_keys = self._collect_config_keys()
 
     def _register(self, plugin: object, name: str, source: str) -> None:
         try:
@@ -122,6 +129,35 @@ class Plugins:
                 providers[name] = provider
                 owner[name] = impl.plugin_name
         return providers, owner
+
+    def _collect_config_keys(self) -> PluginKeys:
+        from .config import SCHEMA
+        from .config_keys import PluginKeys, merge_keys
+
+        declared: list[tuple[str, PluginKeys]] = []
+        for impl in self.manager.hook.agented_config_keys.get_hookimpls():  # registration order
+            try:
+                keys = impl.function()
+            except Exception as exc:
+                self.errors.append(
+                    PluginError(f"plugin {impl.plugin_name!r} failed to declare config keys: {exc}")
+                )
+                continue
+            if keys is None:
+                continue
+            if not isinstance(keys, PluginKeys):
+                self.errors.append(
+                    PluginError(f"plugin {impl.plugin_name!r} gave {keys!r}, not PluginKeys")
+                )
+                continue
+            declared.append((impl.plugin_name, keys))
+        merged, clashes = merge_keys(declared, SCHEMA)
+        self.errors.extend(PluginError(message) for message in clashes)
+        return merged
+
+    def config_keys(self) -> PluginKeys:
+        """The config keys every plugin declares, merged (clashes are in :attr:`errors`)."""
+        return self._config_keys
 
     @property
     def providers(self) -> Mapping[str, Provider]:
@@ -201,16 +237,28 @@ class Plugins:
             keys.update(result or ())
         return keys
 
-    async def notify(self, hook: str, **kwargs: Any) -> None:
-        """Call a lifecycle hook, awaiting results that are awaitable; errors are logged."""
+    async def notify(self, hook: str, **kwargs: Any) -> list[HookFailure]:
+        """Call a lifecycle hook, awaiting results that are awaitable.
+
+        Every implementation is called, whatever the others do; each exception is logged and
+        returned, for the caller to record on the execution.
+        """
         caller = getattr(self.manager.hook, hook)
+        failures: list[HookFailure] = []
         for impl in caller.get_hookimpls():
             try:
                 result = impl.function(**kwargs)
                 if inspect.isawaitable(result):
                     await result
-            except Exception:
+            except Exception as exc:
                 log.exception("plugin %r failed in %s", impl.plugin_name, hook)
+                failures.append(HookFailure(hook, impl.plugin_name, f"{type(exc).__name__}: {exc}"))
+        return failures
+
+    def workspace_credentials(self, url: str) -> Mapping[str, str] | None:
+        """Git credentials for the repository at ``url`` from the first plugin giving some."""
+        result: Mapping[str, str] | None = self.manager.hook.agented_workspace_credentials(url=url)
+        return result
 
     def versions(self) -> dict[str, str]:
         """Each registered plugin and where it came from (distribution and version)."""

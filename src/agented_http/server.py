@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agented_core import Agented, Config, ManualTrigger, __version__, load_config
 from agented_core.logs import RedactFilter, configure
+from agented_core.plugins import Plugins
 
 from .app import create_app
 from .auth import keys_from_env
@@ -218,7 +219,9 @@ def serve(
     import uvicorn
 
     out = out or sys.stdout
-    cfg = config if isinstance(config, Config) else load_config(config)
+    cfg = (
+        config if isinstance(config, Config) else load_config(config, keys=Plugins().config_keys())
+    )
     http = cfg.http
     envs = (http.api_keys_env, http.operator_keys_env, http.viewer_keys_env, http.metrics_keys_env)
     keys = [key for name in envs for key in keys_from_env(name)]  # a key of any role will do

@@ -24,8 +24,10 @@ from ..models import (
     ChainEntry,
     Command,
     ErrorKind,
+    EventDraft,
     EventKind,
     Execution,
+    HookFailure,
     Status,
     Usage,
 )
@@ -36,6 +38,7 @@ from ._outcomes import AttemptResult, attempt_outcome
 from ._output import AttemptOutput, usage_fields
 from ._preparation import PrepareError, prepare
 from ._process import RUN_TAG, boot_ticks, process_start_time
+from ._progress import progress_reports
 from ._retries import Action, RetryPolicy, decide
 from ._runner import Limits, ProcessRun
 
@@ -56,6 +59,7 @@ class Executor:
         clock: Clock = utcnow,
         host_env: Mapping[str, str] | None = None,
         on_process: Callable[[str, ProcessRun | None], None] | None = None,
+        progress_interval: float = 5.0,
     ) -> None:
         self.config = config
         self.plugins = plugins
@@ -68,6 +72,7 @@ class Executor:
         # supervisor can stop, pause or resume it
         self.on_process = on_process or (lambda execution_id, run: None)
         self.cooldowns = Cooldowns(store, clock)
+        self.progress_interval = progress_interval
         settings = config.settings
         self.policy = RetryPolicy(
             default_cooldown=settings.default_cooldown,
@@ -105,6 +110,31 @@ class Executor:
         )
         execution.last_seq = self.events.last_seq(execution.id) or execution.last_seq
         await self.store.save_execution(execution)
+
+    async def record_hook_failures(self, execution: Execution, failures: list[HookFailure]) -> None:
+        """Record lifecycle hooks that raised as ``error`` events; nothing else changes."""
+        if not failures or not self.events.is_live(execution.id):
+            return
+        self.events.append(
+            execution.id,
+            execution.attempt,
+            [
+                EventDraft(
+                    EventKind.ERROR,
+                    f"plugin {f.plugin!r} failed in {f.hook}: {f.message}",
+                    f.event_data(),
+                )
+                for f in failures
+            ],
+        )
+        execution.last_seq = self.events.last_seq(execution.id) or execution.last_seq
+        await self.store.save_execution(execution)
+
+    async def notify(self, hook: str, execution: Execution) -> None:
+        """Call the lifecycle hook ``hook`` for ``execution``; record failures on it."""
+        await self.record_hook_failures(
+            execution, await self.plugins.notify(hook, execution=execution)
+        )
 
     # the attempts of one execution
     async def execute(self, execution: Execution, bot: Bot) -> None:
@@ -308,7 +338,14 @@ class Executor:
         state.run = run
         self.on_process(execution.id, run)
         try:
-            process = await run.run()
+            async with progress_reports(
+                self.plugins,
+                self.events,
+                state,
+                self.progress_interval,
+                lambda failures: self.record_hook_failures(execution, failures),
+            ):
+                process = await run.run()
         finally:
             self.on_process(execution.id, None)
         state.append(state.parser.finish(process.exit_code))
@@ -358,7 +395,7 @@ class Executor:
             reason = f"attempt {execution.attempt} on {entry}{after}"
         await self.set_status(execution, Status.RUNNING, reason=reason)
         if execution.attempt == 1:
-            await self.plugins.notify("agented_execution_started", execution=execution)
+            await self.notify("agented_execution_started", execution)
 
 
 def _transient_streak(execution: Execution, kind: ErrorKind) -> int:

@@ -45,6 +45,9 @@ class AttemptOutput:
     rate_limits: list[Any] = field(factory=list)
     stderr_tail: list[str] = field(factory=list)
     session_id: str | None = None
+    printed: int = 0  # events made from the output so far
+    tool_calls: int = 0
+    file_changes: int = 0
     # the kind the first part of the current long line got, for its later parts (per stream)
     _part_kind: dict[bool, str] = field(factory=dict)
 
@@ -93,6 +96,10 @@ class AttemptOutput:
                 text = draft.data.get("text", draft.text)
                 state.result_text = self._clean(text) if isinstance(text, str) else None
                 run.note_result()
+            elif kind == EventKind.TOOL_CALL:
+                state.tool_calls += 1
+            elif kind == EventKind.FILE_CHANGE:
+                state.file_changes += 1
             elif kind == EventKind.SESSION:
                 sid = draft.data.get("session_id")
                 if isinstance(sid, str):
@@ -114,6 +121,7 @@ class AttemptOutput:
                     stop_for_limit = True
             out.append(draft)
         self.events.append(execution.id, execution.attempt, out)
+        state.printed += len(out)
         if over_budget:
             run.stop(StopReason.BUDGET, over_budget)
         elif stop_for_limit:

@@ -111,6 +111,7 @@ class Supervisor:
         live = LiveRun(execution, bot)
         self.live[execution.id] = live
         await self.executor.set_status(execution, Status.QUEUED, reason=reason)
+        await self.executor.notify("agented_execution_queued", execution)
         self._tg.start_soon(self._drive, live)
 
     async def _drive(self, live: LiveRun) -> None:
@@ -144,11 +145,12 @@ class Supervisor:
                     )
         finally:
             with anyio.CancelScope(shield=True):
+                if execution.status.terminal:
+                    # before the log closes, so that a failure is recorded on the execution
+                    await self.executor.notify("agented_execution_finished", execution)
                 await self.event_log.close(execution.id)
                 self.live.pop(execution.id, None)
                 live.done.set()
-                if execution.status.terminal:
-                    await self.plugins.notify("agented_execution_finished", execution=execution)
 
     async def _supersede(self, execution_id: str) -> None:
         """Cancel an earlier run of a ``cancel-in-progress`` group."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from attrs import field, frozen
@@ -18,7 +18,15 @@ from attrs import field, frozen
 from ..clock import Clock, utcnow
 from ..config import Config
 from ..errors import BadPayload, InvalidSignature, NotFoundError, PayloadTooLarge, TemplateError
-from ..models import Bot, Execution, GitHubTrigger, Status, TriggerKind, WebhookTrigger
+from ..models import (
+    Bot,
+    Execution,
+    GitHubTrigger,
+    HookFailure,
+    Status,
+    TriggerKind,
+    WebhookTrigger,
+)
 from ..run._preparation import base_context
 from ..run._prompts import render, render_argv
 from ..store.base import Store
@@ -79,6 +87,9 @@ def _headers(headers: Mapping[str, str]) -> dict[str, str]:
 PromptContext = Callable[[Bot, Mapping[str, Any]], Mapping[str, Any]]
 """The plugins' additions to a prompt context (``Plugins.prompt_context``)."""
 
+Notify = Callable[..., Awaitable[list[HookFailure]]]
+"""Calls a lifecycle hook, returning the implementations that raised (``Plugins.notify``)."""
+
 
 class Deliveries:
     """Receives webhook deliveries and starts the runs they match.
@@ -95,12 +106,14 @@ class Deliveries:
         start_run: StartRun,
         *,
         prompt_context: PromptContext = lambda bot, context: {},
+        notify: Notify | None = None,
         clock: Clock = utcnow,
     ) -> None:
         self.config = config
         self.store = store
         self.start_run = start_run
         self.prompt_context = prompt_context
+        self.notify = notify
         self.clock = clock
 
     @property
@@ -145,7 +158,7 @@ class Deliveries:
             started.append(execution.id)
         reason = None if started else _nothing_reason(skipped, event)
         result = _evolve(base, execution_ids=tuple(started), skipped=tuple(skipped), reason=reason)
-        return await self._log(result)
+        return await self._log(result, context)
 
     def dry_run_github(self, event: str, payload: Any) -> DryRun:
         """Which bots a delivery of ``event`` with ``payload`` would start; nothing is written."""
@@ -214,7 +227,7 @@ class Deliveries:
                 skipped.append({"bot": bot.name, "reason": "; ".join(r for r in reasons if r)})
         reason = None if started else _nothing_reason(skipped, source)
         result = _evolve(base, execution_ids=tuple(started), skipped=tuple(skipped), reason=reason)
-        return await self._log(result)
+        return await self._log(result, context)
 
     # shared
     async def _first_time(self, source: str, delivery: str) -> bool:
@@ -230,8 +243,22 @@ class Deliveries:
             bot.name, trigger=trigger, context=context, delivery_id=delivery
         )
 
-    async def _log(self, result: DeliveryResult) -> DeliveryResult:
-        await self.store.record_delivery(result.to_log())
+    async def _log(
+        self, result: DeliveryResult, context: Mapping[str, Any] | None = None
+    ) -> DeliveryResult:
+        """Tell the plugins (``agented_delivery_received``), then write the delivery log entry.
+
+        A hook that raised is recorded on the entry (``hook_errors``), which has no such key
+        otherwise.
+        """
+        entry = result.to_log()
+        if self.notify is not None:
+            failures = await self.notify(
+                "agented_delivery_received", delivery=result, context=context
+            )
+            if failures:
+                entry["hook_errors"] = [f.event_data() for f in failures]
+        await self.store.record_delivery(entry)
         return result
 
     def _preview(self, bot: Bot, context: Mapping[str, Any]) -> str:

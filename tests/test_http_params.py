@@ -79,7 +79,7 @@ async def test_bots_and_the_schema_show_the_declared_params(open_agented: OpenAg
         ("count", "integer", False),
         ("ratio", "number", False),
     ]
-    assert bot["triggers"] == [{"type": "manual", "params": bot["params"]}]
+    assert bot["triggers"] == [{"type": "manual", "params": bot["params"], "extra": {}}]
     schemas = schema["components"]["schemas"]
     assert schemas["Bot"]["properties"]["params"]["items"] == {"$ref": "#/components/schemas/Param"}
     assert schemas["Param"]["properties"]["type"]["enum"] == [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agented_core import Agented, Bot, ErrorKind, ManualTrigger, Status
+from agented_core import Agented, Bot, ErrorKind, Execution, ManualTrigger, Status
 from agented_core.store.sqlite import SQLiteStore
 from conftest import FAKE_CLI, OpenAgented, shell_bot
 
@@ -170,3 +170,24 @@ async def test_events_can_be_read_again_after_the_run(open_agented: OpenAgented)
         first = await collect(ag, execution.id)
         tail = await collect(ag, execution.id, after=3)
     assert [e.seq for e in tail] == [e.seq for e in first if e.seq > 3]
+
+
+async def test_a_terminal_status_reaches_the_store_after_every_event(
+    open_agented: OpenAgented,
+) -> None:
+    """A follower in another process that sees the terminal status finds every event."""
+    async with open_agented([shell_bot("many", "say", *(f"line {i}" for i in range(300)))]) as ag:
+        save = ag.store.save_execution
+        found: list[tuple[int, int]] = []
+
+        async def checked_save(execution: Execution) -> None:
+            if execution.status.terminal:
+                stored = await ag.store.read_events(execution.id, after=0, limit=10_000)
+                found.append((stored[-1].seq if stored else 0, execution.last_seq))
+            await save(execution)
+
+        ag.store.save_execution = checked_save  # type: ignore[method-assign]
+        execution = await ag.run("many")
+        done = await ag.wait(execution.id, timeout=20)
+    assert done.status is Status.SUCCEEDED
+    assert found and all(seq == last for seq, last in found), found

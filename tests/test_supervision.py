@@ -85,7 +85,9 @@ async def test_sigterm_ignored_means_sigkill_after_grace(open_agented: OpenAgent
 
     config = Config(settings=AgentedSettings(kill_grace=0.3))
     async with open_agented(
-        [shell_bot("stubborn", "ignore-term", timeout=0.5)], config=config
+        # 1.5 s: room for the fake CLI to start and print "ready" on a loaded machine
+        [shell_bot("stubborn", "ignore-term", timeout=1.5)],
+        config=config,
     ) as ag:
         execution = await ag.run("stubborn")
         await first_event(ag, execution.id, "text", "ready")

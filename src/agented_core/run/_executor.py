@@ -109,6 +109,10 @@ class Executor:
             execution.id, execution.attempt, [status_event(status, execution.attempt, reason)]
         )
         execution.last_seq = self.events.last_seq(execution.id) or execution.last_seq
+        if status.terminal:
+            # events first: a follower in another process that sees the terminal status in the
+            # store then finds every event up to it (the final one included)
+            await self.events.flush()
         await self.store.save_execution(execution)
 
     async def record_hook_failures(self, execution: Execution, failures: list[HookFailure]) -> None:

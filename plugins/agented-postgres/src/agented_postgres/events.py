@@ -1,0 +1,196 @@
+"""Events keyed by (execution id, seq): a large batch COPYed in one transaction, a small one in
+one statement; followers woken by NOTIFY at its commit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC
+from typing import Any
+
+from agented_core import Event
+from agented_core.store import EventStore
+from agented_core.store.search import SearchMatch, parse_query
+
+from .notify import channel, listening
+from .pool import Connection, Database
+from .search import PLAIN_VECTOR, plain_text, query_text, vector_text
+
+FOLLOW_FALLBACK = 2.0
+"""Seconds a caught-up follower waits for a notification before it reads the store anyway."""
+READ_PAGE = 1000
+SMALL_BATCH = 64
+"""Batches up to this size go in one INSERT statement (a webhook's few events), larger ones
+by COPY."""
+_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS agented_events_in (execution_id TEXT, seq BIGINT,"
+    " time TIMESTAMPTZ, attempt INTEGER, kind TEXT, text TEXT, data TEXT, search TEXT,"
+    " plain BOOLEAN)"
+    " ON COMMIT DELETE ROWS"
+)
+_STAGING_TYPES = ["text", "int8", "timestamptz", "int4", "text", "text", "text", "text", "bool"]
+# the vector: made by the server from an ASCII text (plain), else the client's literal
+_VECTOR = (
+    "CASE WHEN {0}plain THEN " + PLAIN_VECTOR.format("{0}search") + " ELSE {0}search::tsvector END"
+)
+_INSERT_SMALL = (
+    "WITH stored AS (INSERT INTO events"
+    " (execution_id, seq, time, attempt, kind, text, data, search)"
+    " SELECT r.execution_id, r.seq, r.time, r.attempt, r.kind, r.text, r.data::jsonb,"
+    f" {_VECTOR.format('r.')}"
+    " FROM unnest(%s::text[], %s::bigint[], %s::timestamptz[], %s::int[], %s::text[],"
+    " %s::text[], %s::text[], %s::text[], %s::bool[])"
+    " AS r(execution_id, seq, time, attempt, kind, text, data, search, plain)"
+    " ON CONFLICT DO NOTHING)"
+    " SELECT pg_notify(c, '') FROM unnest(%s::text[]) c"
+)
+
+_SEARCH = (
+    "WITH hits AS (SELECT execution_id, seq,"
+    " row_number() OVER (PARTITION BY execution_id ORDER BY seq DESC) AS nth,"
+    " dense_rank() OVER (ORDER BY execution_id DESC) AS rank"
+    " FROM events WHERE search @@ %s::tsquery AND (%s::text IS NULL OR execution_id < %s))"
+    " SELECT e.execution_id, e.seq, e.time, e.attempt, e.kind, e.text, e.data"
+    " FROM hits h JOIN events e USING (execution_id, seq)"
+    " WHERE h.nth <= %s AND h.rank <= %s ORDER BY e.execution_id DESC, e.seq"
+)
+
+
+def _clean(text: str) -> str:
+    # PostgreSQL text and JSONB cannot hold NUL; it becomes U+FFFD as an invalid byte would
+    return text.replace("\x00", "\ufffd")
+
+
+def _row(e: Event, index: bool) -> tuple[Any, ...]:
+    data = json.dumps(e.data, ensure_ascii=False, separators=(",", ":")) if e.data else None
+    if data is not None and "\\u0000" in data:
+        data = json.dumps(json.loads(data.replace("\\u0000", "\\ufffd")), ensure_ascii=False)
+    text = _clean(e.text) if e.text is not None and "\x00" in e.text else e.text
+    plain = index and text is not None and text != "" and text.isascii()
+    search = plain_text(text) if plain else vector_text(text) if index else None  # type: ignore[arg-type]
+    return (e.execution_id, e.seq, e.time, e.attempt, e.kind, text, data, search, plain)
+
+
+class PostgresEvents(EventStore):
+    """The :class:`EventStore` part over the ``events`` table."""
+
+    _db: Database
+    index_search = True
+    """Write each event's search vector as it is stored. Off only to measure what indexing
+    costs (``bench/ingest.py --search off``): events stored with it off are never found."""
+
+    def _channel(self, execution_id: str) -> str:
+        return channel(self._db.settings.schema, "events", execution_id)
+
+    async def append_events(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        index = self.index_search
+        rows = [_row(e, index) for e in events]
+        wake = sorted({self._channel(e.execution_id) for e in events})
+
+        if len(rows) <= SMALL_BATCH:
+            columns = [list(column) for column in zip(*rows, strict=True)]
+
+            async def insert(conn: Connection) -> None:
+                # one statement, so one round trip and atomic without a transaction of its own
+                await conn.execute(_INSERT_SMALL, [*columns, wake])
+
+            await self._db.run(insert)
+            return
+
+        async def write(conn: Connection) -> None:
+            # binary COPY (half the client's CPU of text) into a staging table of the
+            # connection's own, then one INSERT that ignores the events already stored
+            await conn.execute(_STAGING)
+            async with conn.cursor() as cur:
+                async with cur.copy("COPY agented_events_in FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(_STAGING_TYPES)
+                    for row in rows:
+                        await copy.write_row(row)
+                await cur.execute(
+                    "INSERT INTO events"
+                    " (execution_id, seq, time, attempt, kind, text, data, search)"
+                    " SELECT execution_id, seq, time, attempt, kind, text, data::jsonb,"
+                    f" {_VECTOR.format('')} FROM agented_events_in ON CONFLICT DO NOTHING"
+                )
+                await cur.execute("SELECT pg_notify(c, '') FROM unnest(%s::text[]) c", (wake,))
+
+        await self._db.run(write, transaction=True)
+
+    async def read_events(
+        self, execution_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[Event]:
+        query = (
+            "SELECT seq, time, attempt, kind, text, data FROM events"
+            " WHERE execution_id = %s AND seq > %s ORDER BY seq"
+        )
+        args: list[Any] = [execution_id, after]
+        if limit is not None:
+            query += " LIMIT %s"
+            args.append(limit)
+
+        async def read(conn: Connection) -> list[Any]:
+            cur = await conn.execute(query.encode(), args)
+            return await cur.fetchall()
+
+        return [
+            Event(execution_id, r[0], r[1].astimezone(UTC), r[2], r[3], r[4], r[5] or {})
+            for r in await self._db.run(read)
+        ]
+
+    async def last_seq(self, execution_id: str) -> int:
+        async def last(conn: Connection) -> int:
+            cur = await conn.execute(
+                "SELECT MAX(seq) FROM events WHERE execution_id = %s", (execution_id,)
+            )
+            row = await cur.fetchone()
+            return int(row[0]) if row and row[0] is not None else 0
+
+        return await self._db.run(last)
+
+    async def follow(self, execution_id: str, *, after: int = 0) -> AsyncIterator[Event]:
+        """Stored events after ``after``, then each one as it is stored: woken by NOTIFY,
+        reading again every :data:`FOLLOW_FALLBACK` seconds in case one was lost."""
+        async with listening(self._db, self._channel(execution_id)) as listener:
+            while True:
+                events = await self.read_events(execution_id, after=after, limit=READ_PAGE)
+                for event in events:
+                    yield event
+                    after = event.seq
+                if len(events) < READ_PAGE:
+                    await listener.wait(FOLLOW_FALLBACK)
+
+    async def delete_events(self, execution_ids: Sequence[str]) -> None:
+        ids = list(execution_ids)
+        if not ids:
+            return
+
+        async def delete(conn: Connection) -> None:
+            await conn.execute("DELETE FROM events WHERE execution_id = ANY(%s)", (ids,))
+
+        await self._db.run(delete)
+
+    async def search_events(
+        self, query: str, *, limit: int = 20, per_execution: int = 3, before: str | None = None
+    ) -> list[SearchMatch]:
+        terms = parse_query(query)
+        if not terms or limit < 1:
+            return []
+        args = [query_text(terms), before, before, max(1, per_execution), limit]
+
+        async def search(conn: Connection) -> list[Any]:
+            # ids are ULIDs: newest execution first, each with its latest matches
+            cur = await conn.execute(_SEARCH, args)
+            return await cur.fetchall()
+
+        found: dict[str, list[Event]] = {}
+        for r in await self._db.run(search):
+            found.setdefault(r[0], []).append(
+                Event(r[0], r[1], r[2].astimezone(UTC), r[3], r[4], r[5], r[6] or {})
+            )
+        return [SearchMatch(execution_id, tuple(evs)) for execution_id, evs in found.items()]
+
+    def wakes_followers(self) -> bool:
+        """True: :meth:`follow` is woken by NOTIFY at the commit of each batch."""
+        return True

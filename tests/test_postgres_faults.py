@@ -1,0 +1,101 @@
+"""PostgreSQL lost mid-run (cut by a loopback proxy the test controls): the run goes on, its
+events wait in bounded memory and are written when the server is back, none lost or doubled."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import agented_postgres
+import pytest
+
+from agented_core import Agented, Status
+from conftest import shell_bot
+from http_support import wait_until
+from pg_support import fresh_schema, raw_sql
+from tcp_proxy import TcpProxy
+
+pytestmark = pytest.mark.anyio
+BOUND = 30
+
+
+@pytest.fixture
+def direct() -> Iterator[str]:
+    with fresh_schema() as url:
+        yield url
+
+
+def through(url: str, proxy: TcpProxy) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@127.0.0.1:{proxy.port}"))
+
+
+def stored(url: str, execution_id: str) -> list[tuple[object, ...]]:
+    return raw_sql(
+        url, "SELECT seq, text FROM events WHERE execution_id = ? ORDER BY seq", (execution_id,)
+    )
+
+
+async def test_a_cut_mid_run_loses_and_doubles_no_event(direct: str, tmp_path: Path) -> None:
+    parts = urlsplit(direct)
+    gate = tmp_path / "gate"
+    with TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432) as proxy:
+        async with Agented.open(
+            through(direct, proxy),
+            bots=[shell_bot("steps", "until", str(gate))],
+            plugins=[agented_postgres],
+            entry_points=False,
+        ) as ag:
+            ag.event_log.max_pending = BOUND
+            execution = await ag.run("steps")
+            await wait_until(lambda: len(stored(direct, execution.id)) >= 5, timeout=20)
+            proxy.cut()
+            before = len(stored(direct, execution.id))
+            # the run goes on while the server is away, up to the bound, then its output waits
+            await wait_until(lambda: ag.event_log.pending >= BOUND, timeout=20)
+            assert (await ag.get(execution.id)).status is Status.RUNNING
+            for _ in range(3):  # held there: the reader waits for room
+                assert ag.event_log.pending <= BOUND + 4
+                assert not await ag.event_log.room(0.2)
+            assert len(stored(direct, execution.id)) == before
+            proxy.restore()
+            await wait_until(lambda: ag.event_log.pending < BOUND, timeout=30)
+            gate.touch()
+            done = await ag.wait(execution.id, timeout=60)
+    rows = stored(direct, execution.id)
+    assert done.status is Status.SUCCEEDED, done.error
+    assert [r[0] for r in rows] == list(range(1, done.last_seq + 1))
+    steps = [int(m[1]) for r in rows if (m := re.search(r"step (\d+)", str(r[1])))]
+    assert steps == list(range(1, len(steps) + 1))
+    assert len(steps) > BOUND
+
+
+async def test_readiness_reports_a_cut_at_once_and_recovers(direct: str) -> None:
+    parts = urlsplit(direct)
+    with TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432) as proxy:
+        store = agented_postgres.PostgresStore(through(direct, proxy))
+        await store.open()
+        try:
+            await store.ping()
+            proxy.cut()
+            with pytest.raises(Exception):  # noqa: B017 (whatever libpq says; it says at once)
+                await store.ping()
+            proxy.restore()
+            await wait_until(_answers(store), timeout=30)
+            assert await store.get_state("k") is None
+        finally:
+            await store.close()
+
+
+def _answers(store: agented_postgres.PostgresStore) -> Callable[[], Awaitable[bool]]:
+    async def answers() -> bool:
+        try:
+            await store.ping()
+        except Exception:
+            return False
+        return True
+
+    return answers

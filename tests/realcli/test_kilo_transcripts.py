@@ -1,0 +1,71 @@
+"""Transcripts of the genuine kilo (an opencode fork), kept as fixtures for the fast parser tests.
+
+Each case runs the pinned CLI directly (no agented) against the scripted fake chat-completions
+API, with ``--print-logs --log-level ERROR`` as the plugin runs it; stdout and stderr are stored
+in ``tests/fixtures/kilo/`` and must read the same way on every ``realcli`` run.
+``AGENTED_REALCLI_RECORD=1`` replaces the stored ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from agented_kilo import KiloParser
+from opencode_family import check_transcript
+from realcli_support import cli_bin
+
+from fakeapi import Error, FakeModelAPI, Reply, Text, Thinking, Usage, text, tool
+
+pytestmark = [pytest.mark.realcli, pytest.mark.timeout(300)]
+
+WORDS = " ".join(f"word{i}" for i in range(80))
+
+Script = Callable[[FakeModelAPI], None]
+CASES: dict[str, tuple[Script, str]] = {
+    "success": (lambda api: api.push(text("hello from fake", usage=Usage(12, 5, 4))), "priced"),
+    "thinking": (
+        lambda api: api.push(Reply((Thinking("let me think"), Text("answer")))),
+        "priced",
+    ),
+    "tool-round-trip": (
+        lambda api: api.push(
+            tool("bash", {"command": "echo tool-output", "description": "run"}, usage=Usage(12, 4)),
+            Reply((Text("done"),), Usage(30, 6)),
+        ),
+        "priced",
+    ),
+    "tool-error": (
+        lambda api: api.push(tool("read", {"filePath": "/nonexistent/file"}), text("no file")),
+        "priced",
+    ),
+    "rate-limited-429": (lambda api: api.always(Error(429, retry_after=0.5)), "priced"),
+    "unauthorized-401": (lambda api: api.always(Error(401)), "priced"),
+}
+
+
+@pytest.fixture(scope="module")
+def kilo_bin() -> str:
+    return cli_bin("kilo")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_transcript_reads_like_the_stored_fixture(case: str, kilo_bin: str, tmp_path: Path) -> None:
+    script, model = CASES[case]
+    env = {
+        "KILO_DISABLE_MODELS_FETCH": "true",
+        "KILO_TELEMETRY_LEVEL": "off",
+        "KILO_DISABLE_AUTOUPDATE": "true",
+    }
+    check_transcript(
+        "kilo",
+        kilo_bin,
+        lambda m: KiloParser(model=m),
+        case,
+        script,
+        model,
+        tmp_path,
+        env=env,
+        timeout=240,
+    )

@@ -14,12 +14,26 @@ INSTALL = [
     "-e", "plugins/agented-codex",
     "-e", "plugins/agented-gemini",
     "-e", "plugins/agented-opencode",
+    "-e", "plugins/agented-qwen",
+    "-e", "plugins/agented-pi",
+    "-e", "plugins/agented-kilo",
+    "-e", "plugins/agented-github",
+    "-e", "plugins/agented-redis",
+    "-e", "plugins/agented-postgres",
+    "-e", "plugins/agented-notify",
 ]  # fmt: skip
 PLUGIN_PACKAGES = [
     "plugins/agented-claude/src/agented_claude",
     "plugins/agented-codex/src/agented_codex",
     "plugins/agented-gemini/src/agented_gemini",
     "plugins/agented-opencode/src/agented_opencode",
+    "plugins/agented-qwen/src/agented_qwen",
+    "plugins/agented-pi/src/agented_pi",
+    "plugins/agented-kilo/src/agented_kilo",
+    "plugins/agented-github/src/agented_github",
+    "plugins/agented-redis/src/agented_redis",
+    "plugins/agented-postgres/src/agented_postgres",
+    "plugins/agented-notify/src/agented_notify",
     "examples/toy_provider/src/agented_toy",
 ]
 

@@ -11,7 +11,12 @@ nothing else. Printed: events/s of each (median of several rounds, min and max),
 Then latency: the CLI prints 1,000 lines/s, each stamped with its wall-clock time; the subscriber
 notes when each event reaches it. Printed: p50 / p99 / max of line-to-subscriber latency.
 
-    .venv/bin/python bench/ingest.py [--lines 200000] [--rounds 5]
+    .venv/bin/python bench/ingest.py [--lines 200000] [--rounds 5] [--database URL] [--search]
+
+``--database postgresql://user@host:5432/db`` runs the whole path on PostgreSQL (the
+agented-postgres plugin), each round in a new schema, dropped at the end; the default is a new
+SQLite file per round. ``--search`` adds, alternating with the others, rounds with the store's
+full-text indexing off (``index_search``), and prints the ratio of events/s with it on to off.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -42,6 +48,29 @@ from agented_core import (
 )
 
 EMITTER = str(Path(__file__).with_name("_emitter.py"))
+SCHEMAS: list[tuple[str, str]] = []  # (server URL, schema) made for the rounds, dropped at the end
+
+
+def store_url(database: str | None, folder: Path, name: str) -> str:
+    """A new store for one round: a SQLite file, or a new schema of the PostgreSQL server."""
+    if database is None:
+        return f"sqlite:///{folder / f'{name}.db'}"
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    SCHEMAS.append((database, schema))
+    return f"{database}{'&' if '?' in database else '?'}schema={schema}"
+
+
+def drop_schemas() -> None:
+    """Drop the schemas the rounds made."""
+    if not SCHEMAS:
+        return
+    import psycopg
+    from agented_postgres.pool import Settings
+
+    for database, schema in SCHEMAS:
+        with psycopg.connect(Settings(database).conninfo, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE".encode())
+    SCHEMAS.clear()
 
 
 class BenchParser(LineParser):
@@ -98,7 +127,7 @@ async def baseline(lines: int) -> float:
     return time.perf_counter() - start
 
 
-async def ours(lines: int, folder: Path, round_no: int) -> float:
+async def ours(lines: int, folder: Path, round_no: int, database: str | None = None) -> float:
     """Seconds from the run's start until the subscriber has every event, all persisted."""
     bot = Bot(
         name="flood",
@@ -106,8 +135,10 @@ async def ours(lines: int, folder: Path, round_no: int) -> float:
         extra_args=("flood", str(lines)),
         triggers=(ManualTrigger(),),
     )
-    url = f"sqlite:///{folder / f'ours-{round_no}.db'}"
-    async with Agented.open(url, bots=[bot], plugins=[BenchPlugin()], entry_points=False) as ag:
+    url = store_url(database, folder, f"ours-{round_no}")
+    async with Agented.open(
+        url, bots=[bot], plugins=[BenchPlugin()], entry_points=database is not None
+    ) as ag:
         start = time.perf_counter()
         execution = await ag.run("flood")
         received = 0
@@ -123,23 +154,27 @@ async def ours(lines: int, folder: Path, round_no: int) -> float:
     return elapsed
 
 
-async def latency(lines: int, rate: float, folder: Path) -> tuple[list[float], list[float]]:
+async def latency(
+    lines: int, rate: float, folder: Path, database: str | None = None
+) -> tuple[list[float], list[float]]:
     bot = Bot(
         name="paced",
         provider="bench",
         extra_args=("paced", str(lines), str(rate)),
         triggers=(ManualTrigger(),),
     )
-    url = f"sqlite:///{folder / 'latency.db'}"
+    url = store_url(database, folder, "latency")
     delays: list[float] = []
     stamps: dict[int, float] = {}
     stored_delays: list[float] = []
-    async with Agented.open(url, bots=[bot], plugins=[BenchPlugin()], entry_points=False) as ag:
+    async with Agented.open(
+        url, bots=[bot], plugins=[BenchPlugin()], entry_points=database is not None
+    ) as ag:
         execution = await ag.run("paced")
         finished = anyio.Event()
 
         async def watch_store() -> None:
-            # when does each event become readable from the file? (1 ms polling resolution)
+            # when does each event become readable from the store? (1 ms polling resolution)
             seen = 0
             while not finished.is_set():
                 last = await ag.store.last_seq(execution.id)
@@ -167,20 +202,51 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def main(lines: int, rounds: int, latency_lines: int) -> None:
+def _search_switch(database: str | None) -> Any:
+    """The store class whose ``index_search`` turns full-text indexing on and off."""
+    if database is None:
+        from agented_core.store.sqlite import SQLiteStore
+
+        return SQLiteStore
+    from agented_postgres.events import PostgresEvents
+
+    return PostgresEvents
+
+
+async def main(
+    lines: int, rounds: int, latency_lines: int, database: str | None, search: bool = False
+) -> None:
+    try:
+        await _main(lines, rounds, latency_lines, database, search)
+    finally:
+        drop_schemas()
+
+
+async def _main(
+    lines: int, rounds: int, latency_lines: int, database: str | None, search: bool
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         await baseline(min(lines, 10_000))  # warm up
         base_times: list[float] = []
         our_times: list[float] = []
+        unindexed: list[float] = []
+        switch = _search_switch(database)
         for round_no in range(rounds):  # alternate, so drift hits both alike
             base_times.append(await baseline(lines))
-            our_times.append(await ours(lines, folder, round_no))
+            our_times.append(await ours(lines, folder, round_no, database))
+            if search:
+                switch.index_search = False
+                try:
+                    unindexed.append(await ours(lines, folder, rounds + round_no, database))
+                finally:
+                    switch.index_search = True
         base_rates = [lines / t for t in base_times]
         our_rates = [lines / t for t in our_times]
         base = statistics.median(base_rates)
         mine = statistics.median(our_rates)
-        print(f"ingest, {lines:,} lines x {rounds} rounds (median, min-max):")
+        where = "SQLite" if database is None else "PostgreSQL"
+        print(f"ingest into {where}, {lines:,} lines x {rounds} rounds (median, min-max):")
         print(
             f"  baseline read+json.loads: {base:>9,.0f} lines/s "
             f"({min(base_rates):,.0f}-{max(base_rates):,.0f})"
@@ -190,9 +256,17 @@ async def main(lines: int, rounds: int, latency_lines: int) -> None:
             f"({min(our_rates):,.0f}-{max(our_rates):,.0f})"
         )
         print(f"  ratio: {mine / base:.2f}  (target >= 0.35)")
-        delays, stored = await latency(latency_lines, 1000.0, folder)
+        if unindexed:
+            off_rates = [lines / t for t in unindexed]
+            off = statistics.median(off_rates)
+            print(
+                f"  without search indexing:  {off:>9,.0f} events/s "
+                f"({min(off_rates):,.0f}-{max(off_rates):,.0f})"
+            )
+            print(f"  indexing on / off: {mine / off:.2f}  (target >= 0.9)")
+        delays, stored = await latency(latency_lines, 1000.0, folder, database)
         print(f"latency at 1,000 lines/s, {len(delays):,} lines:")
-        for label, values in (("line to subscriber", delays), ("line to SQLite file", stored)):
+        for label, values in (("line to subscriber", delays), (f"line to {where}", stored)):
             ms = [d * 1000 for d in values]
             print(
                 f"  {label:<20} p50 {pct(ms, 0.5):6.2f} ms  p99 {pct(ms, 0.99):6.2f} ms"
@@ -206,5 +280,11 @@ if __name__ == "__main__":
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--latency-lines", type=int, default=5_000)
+    parser.add_argument(
+        "--database", metavar="URL", help="a postgresql:// server (default: SQLite files)"
+    )
+    parser.add_argument(
+        "--search", action="store_true", help="also rounds without full-text indexing"
+    )
     args = parser.parse_args()
-    anyio.run(main, args.lines, args.rounds, args.latency_lines)
+    anyio.run(main, args.lines, args.rounds, args.latency_lines, args.database, args.search)

@@ -3,7 +3,7 @@
 Ours: the reference sub-app under uvicorn (one worker) in a process of its own, with a bot that
 matches ``pull_request`` ``opened`` and whose runs stay queued (its concurrency limit is taken by
 a run that sleeps), so only ingest is measured: size check, signature, parsing, dedup, context,
-matching, the queued execution and the delivery log, all in SQLite.
+matching, the queued execution and the delivery log, all in SQLite (or PostgreSQL).
 
 Baseline, in the same run: a bare Starlette route under uvicorn that only reads the body and
 checks its HMAC (constant-time), then answers 202.
@@ -14,6 +14,11 @@ each sending the same signed 28 kB ``pull_request.opened`` payload with a distin
 rounds, min and max), and the ratio of the rates. Each round gets a fresh server and database.
 
     .venv/bin/python bench/webhook.py [--seconds 5] [--rounds 3] [--connections 32]
+        [--database postgresql://user@host:5432/db]
+
+With ``--database``, the same server runs a third time on PostgreSQL (the agented-postgres
+plugin, a new schema each round, dropped after), and the ratio of its rate to SQLite's in the
+same run is printed too.
 """
 
 from __future__ import annotations
@@ -84,7 +89,7 @@ def _uvicorn(app: Any) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def serve_ours(folder: str) -> None:
+def serve_ours(folder: str, database: str | None = None) -> None:
     from contextlib import asynccontextmanager
 
     from starlette.applications import Starlette
@@ -107,8 +112,8 @@ def serve_ours(folder: str) -> None:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
-        url = f"sqlite:///{folder}/ours.db"
-        async with Agented.open(url, bots=[bot], entry_points=False) as ag:
+        url = database or f"sqlite:///{folder}/ours.db"
+        async with Agented.open(url, bots=[bot], entry_points=database is not None) as ag:
             await ag.run("review")  # takes the bot's only slot: what follows stays queued
             slot["app"] = create_app(ag, Settings(api_keys=(KEY,)))
             yield
@@ -189,14 +194,22 @@ async def load(port: int, path: str, seconds: float, connections: int) -> None:
 
 
 # orchestration
-def one_round(kind: str, seconds: float, connections: int) -> dict[str, Any]:
+def one_round(
+    kind: str, seconds: float, connections: int, database: str | None = None
+) -> dict[str, Any]:
     folder = tempfile.mkdtemp()
-    args = ["--serve-ours", folder] if kind == "ours" else ["--serve-bare"]
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    if kind == "pg":
+        assert database is not None
+        url = f"{database}{'&' if '?' in database else '?'}schema={schema}"
+        args = ["--serve-ours", folder, url]
+    else:
+        args = ["--serve-ours", folder] if kind == "ours" else ["--serve-bare"]
     server = subprocess.Popen([sys.executable, str(HERE), *args], stdout=subprocess.PIPE, text=True)
     assert server.stdout is not None
     try:
         port = int(server.stdout.readline())
-        path = "/agented/webhooks/github" if kind == "ours" else "/webhooks/github"
+        path = "/webhooks/github" if kind == "bare" else "/agented/webhooks/github"
         run = [sys.executable, str(HERE), "--load", str(port), path]
         subprocess.run([*run, "1", "4"], check=True, capture_output=True)  # warm up
         out = subprocess.run(
@@ -207,20 +220,34 @@ def one_round(kind: str, seconds: float, connections: int) -> dict[str, Any]:
     finally:
         server.kill()  # thousands of queued runs: no need to shut them down one by one
         server.wait(timeout=30)
+        if kind == "pg":
+            _drop(database or "", schema)
+
+
+def _drop(database: str, schema: str) -> None:
+    import psycopg
+    from agented_postgres.pool import Settings
+
+    with psycopg.connect(Settings(database).conninfo, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE".encode())
 
 
 def main(args: argparse.Namespace) -> None:
-    results: dict[str, list[dict[str, Any]]] = {"ours": [], "bare": []}
-    for _ in range(args.rounds):  # alternate, so drift hits both alike
-        for kind in ("bare", "ours"):
-            results[kind].append(one_round(kind, args.seconds, args.connections))
+    kinds = ("bare", "ours", "pg") if args.database else ("bare", "ours")
+    results: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+    for _ in range(args.rounds):  # alternate, so drift hits all alike
+        for kind in kinds:
+            results[kind].append(one_round(kind, args.seconds, args.connections, args.database))
     print(
         f"signed pull_request deliveries ({len(payload()):,} bytes), {args.connections} "
         f"connections, {args.seconds:g} s x {args.rounds} rounds (median, min-max):"
     )
     rates = {}
-    for kind, label in (("ours", "agented (ingest, runs queued)"), ("bare", "bare HMAC check")):
-        rounds = results[kind]
+    labels = {"ours": "agented on SQLite", "pg": "agented on PostgreSQL", "bare": "bare HMAC check"}
+    for kind, label in labels.items():
+        rounds = results.get(kind)
+        if not rounds:
+            continue
         rate = [r["rate"] for r in rounds]
         rates[kind] = statistics.median(rate)
         bound = max(r["busy"] for r in rounds) > 0.9
@@ -231,11 +258,16 @@ def main(args: argparse.Namespace) -> None:
             + ("  [client-bound]" if bound else "")
         )
     print(f"  ratio of rates, ours / bare: {rates['ours'] / rates['bare']:.2f}  (target >= 0.5)")
+    if "pg" in rates:
+        print(
+            f"  ratio of rates, PostgreSQL / SQLite: {rates['pg'] / rates['ours']:.2f}"
+            "  (target >= 0.8)"
+        )
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--serve-ours":
-        serve_ours(sys.argv[2])
+        serve_ours(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
     elif len(sys.argv) > 1 and sys.argv[1] == "--serve-bare":
         serve_bare()
     elif len(sys.argv) > 1 and sys.argv[1] == "--load":
@@ -246,4 +278,7 @@ if __name__ == "__main__":
         parser.add_argument("--seconds", type=float, default=5.0)
         parser.add_argument("--rounds", type=int, default=3)
         parser.add_argument("--connections", type=int, default=32)
+        parser.add_argument(
+            "--database", metavar="URL", help="also run on this postgresql:// server"
+        )
         main(parser.parse_args())

@@ -1,15 +1,22 @@
-"""Shared test helpers: the fake CLI, temporary SQLite stores, and an Agented factory."""
+"""Shared test helpers: the fake CLI, temporary stores, and an Agented factory.
+
+``db_url`` is a new SQLite file, or a new schema of the PostgreSQL server that
+``AGENTED_TEST_DATABASE`` names (see ``pg_support``): the run-path, supervision, limits,
+triggers and HTTP tests then run against PostgreSQL, its backend registered as a built-in.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agented_core import Agented, Bot, ManualTrigger
+from agented_core import Agented, Bot, ManualTrigger, hookimpl
+from agented_core.store import StoreFactory
+from pg_support import fresh_schema, selected
 
 HERE = Path(__file__).parent
 FAKE_CLI = str(HERE / "fixtures" / "bin" / "fake-cli")
@@ -28,8 +35,33 @@ def shell_bot(name: str, *args: str, **fields: Any) -> Bot:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'agented.db'}"
+def db_url(tmp_path: Path) -> Iterator[str]:
+    """The store of the test: a new SQLite file, or a new PostgreSQL schema when selected."""
+    if selected() is None:
+        yield f"sqlite:///{tmp_path / 'agented.db'}"
+        return
+    with fresh_schema() as url:
+        yield url
+
+
+@pytest.fixture(autouse=True)
+def _postgres_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``AGENTED_TEST_DATABASE`` set, ``postgresql://`` works without entry points too
+    (most tests open Agented with ``entry_points=False``)."""
+    if selected() is None:
+        return
+    from agented_postgres import PostgresStore
+
+    from agented_core import plugins
+
+    builtin = plugins._Builtins.agented_backends
+
+    @hookimpl
+    def agented_backends(self: plugins._Builtins) -> Mapping[str, StoreFactory]:
+        factory = PostgresStore.from_url
+        return {**builtin(self), "postgresql": factory, "postgres": factory}
+
+    monkeypatch.setattr(plugins._Builtins, "agented_backends", agented_backends)
 
 
 OpenAgented = Callable[..., Any]

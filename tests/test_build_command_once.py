@@ -103,6 +103,7 @@ async def test_one_command_per_attempt_across_retries(db_url: str, tmp_path: Pat
         entry_points=False,
         clock=clock,
         wake_interval=3600,
+        wake=False,
     ) as ag:
         execution = await ag.run("counted")
         for _ in range(2):  # two overloaded attempts, each retried after its backoff

@@ -330,3 +330,25 @@ def test_a_cli_that_hangs_on_version_is_given_up(tmp_path: Path) -> None:
     script.write_text("#!/bin/sh\nsleep 30 &\nwait\n")
     script.chmod(0o755)
     assert probe_version([str(script)], timeout=0.5) is None
+
+
+def test_a_heartbeat_over_half_the_lease_is_an_error(tmp_path: Path) -> None:
+    done = check(
+        tmp_path,
+        '[agented]\nlease = "4s"\nheartbeat = "3s"\n\n[bots.b]\ncommand = ["true"]\n'
+        "on = [{ manual = true }]\n",
+    )
+    assert done.returncode == 1
+    assert "agented.heartbeat" in done.stdout and "half the lease" in done.stdout
+
+
+def test_retry_interrupted_with_one_attempt_is_a_warning(tmp_path: Path) -> None:
+    done = check(
+        tmp_path,
+        '[bots.b]\ncommand = ["true"]\non = [{ manual = true }]\n'
+        "retry_interrupted = true\nmax_attempts = 1\n",
+    )
+    assert done.returncode == 0, done.stdout
+    assert "retry_interrupted does nothing with max_attempts = 1" in done.stdout
+    bad = check(tmp_path, '[bots.b]\ncommand = ["true"]\nretry_interrupted = "yes"\n')
+    assert bad.returncode == 1 and "retry_interrupted" in bad.stdout

@@ -199,7 +199,7 @@ command = ["echo"]
 on = [
   { cron = "61 * * * *" },
   { cron = "0 3 * * *", timezone = "Mars/Olympus" },
-  { github = "pull_request", paths = ["src/**"] },
+  { github = "pull_request", actions = ["openned"] },
   { webhook = "alerts" },
 ]
 """,
@@ -208,5 +208,5 @@ on = [
     assert len(problems) == 4, text
     assert "field 'on[0]'" in text and "field 'on[1]'" in text
     assert "Mars/Olympus" in text
-    assert "field 'on[2].paths'" in text
+    assert "field 'on[2].actions'" in text
     assert "unknown webhook source 'alerts'" in text

@@ -21,6 +21,7 @@ from agented_core.triggers._contexts import (
     BASE,
     GITHUB_EVENT_SECTIONS,
     GITHUB_SECTIONS,
+    WORKSPACE,
     Leaf,
     ListOf,
     Node,
@@ -82,6 +83,7 @@ def test_every_section_of_the_page_matches_the_code() -> None:
         "GitHub": {**github, **section_keys("repo"), **section_keys("sender")},
         **{name: section_keys(name) for name in GITHUB_SECTIONS if name not in ("repo", "sender")},
         "Generic webhooks": typed(trigger_shape(WebhookTrigger("alerts")).root),
+        "Workspaces": typed(Record({"workspace": WORKSPACE})),
     }
     assert set(page) == set(expected)
     for name, keys in expected.items():
@@ -109,6 +111,14 @@ def test_the_shapes_match_what_a_run_gets() -> None:
 
     assert keys({k: v for k, v in context.items() if k != "params"}) == set(typed(BASE))
     assert context["params"] == {"who": "me"}
+
+
+def test_the_workspace_keys_are_those_a_run_gets() -> None:
+    from agented_core.models import Workspace
+    from agented_core.run._preparation import workspace_context
+
+    made = workspace_context(Workspace(path="/w", repo="o/r", sha="a" * 40, ref="refs/heads/x"))
+    assert {f"workspace.{k}" for k in made} == set(typed(Record({"workspace": WORKSPACE})))
 
 
 def test_params_take_their_declared_type() -> None:

@@ -77,13 +77,13 @@ def test_plugin_keys_are_compared_with_their_headings() -> None:
 
 | key | default | meaning |
 |---|---|---|
-| `report` | | what to report |
+| `notes` | | what to note |
 
 ### plugin: on: github
 
 | key | default | meaning |
 |---|---|---|
-| `drafts` | | also drafts |
+| `forks` | | also forks |
 """
     assert documented_tables(page) == plugin_tables(keys)
     assert documented_tables(page.replace("| `name` | | a name |\n", "")) != plugin_tables(keys)

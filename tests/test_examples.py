@@ -108,9 +108,10 @@ def test_flask_app(tmp_path: Path) -> None:
 def test_pr_review_config_checks_and_matches_a_pull_request(tmp_path: Path) -> None:
     config = copy_example("pr-review.toml", tmp_path)
     plugins = Plugins()
-    if not {"claude", "codex"} <= set(plugins.providers):
-        pytest.skip("the claude and codex plugins are not installed")
-    assert [p for p in validate(load_config(config), plugins) if not p.warning] == []
+    if not {"claude", "codex"} <= set(plugins.providers) or "github" not in plugins.sources:
+        pytest.skip("the claude, codex and github plugins are not installed")
+    loaded = load_config(config, keys=plugins.config_keys())
+    assert [p for p in validate(loaded, plugins) if not p.warning] == []
     payload = FIXTURES_DIR / "webhooks" / "pull_request.opened.json"
     body = json.loads(payload.read_text())
     body["pull_request"]["base"]["ref"] = "main"

@@ -219,10 +219,8 @@ def test_check_trigger_accepts_sound_triggers() -> None:
     assert check_trigger(GitHubTrigger("check_suite")) == []
 
 
-def test_paths_on_pull_requests_are_refused_at_load() -> None:
-    problems = check_trigger(GitHubTrigger("pull_request", paths="src/**"))
-    assert len(problems) == 1
-    assert "GitHub client" in problems[0] and "push" in problems[0]
+def test_paths_on_pull_requests_are_accepted_at_load() -> None:
+    assert check_trigger(GitHubTrigger("pull_request", paths="src/**")) == []
 
 
 @pytest.mark.parametrize(
@@ -234,7 +232,7 @@ def test_paths_on_pull_requests_are_refused_at_load() -> None:
         (GitHubTrigger("push", labels="bug"), "carry no labels"),
         (GitHubTrigger("push", commands="/review"), "carry no comment text"),
         (GitHubTrigger("issue_comment", commands="review"), "neither a slash command"),
-        (GitHubTrigger("release", paths="x"), "'paths' works with push only"),
+        (GitHubTrigger("release", paths="x"), "'paths' works with push and pull request"),
         (GitHubTrigger("Pull Request"), "not a GitHub event name"),
         (GitHubTrigger("push", branches=("",)), "'branches' contains an empty string"),
     ],

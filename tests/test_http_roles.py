@@ -30,6 +30,7 @@ from agented_http.roles import (
 )
 from conftest import FAKE_CLI, OpenAgented, shell_bot
 from http_support import KEY, serving, wait_until
+from pg_support import raw_sql
 from test_http_server import serve
 
 pytestmark = pytest.mark.anyio
@@ -240,7 +241,7 @@ async def test_audit_records_who_did_what_by_key_id_only(served: Served) -> None
         ).json()
         missing = await client.get("/executions/nope/audit", headers=admin)
         bad = await client.get("/audit", params={"cursor": "x"}, headers=admin)
-        raw = ag.store.conn.execute("SELECT * FROM audit").fetchall()
+        raw = raw_sql(ag.store.url, "SELECT * FROM audit")
 
     items = everything.json()["items"]
     assert [(i["action"], i["execution_id"]) for i in items] == [
@@ -298,10 +299,14 @@ on = [{{ manual = true }}]
     ):
         me = client.get("/agented/whoami", headers=viewer).json()
         refused = client.post("/agented/bots/hello/runs", headers=viewer)
-        page = client.get("/").text
+        page = client.get("/", follow_redirects=True).text
+        script = "".join(
+            client.get(f"/agented/ui/static/{name}").text for name in ("app.js", "views.js")
+        )
+    assert 'name="agented-root" content="/agented"' in page
     assert me["role"] == VIEWER and "POST /bots/{name}/runs" not in me["routes"]
     assert refused.status_code == 403 and refused.json()["role"] == OPERATOR
-    assert '"/whoami"' in page and 'may("POST /bots/{name}/runs")' in page
+    assert '"/whoami"' in script and 'may("POST /bots/{name}/runs")' in script
 
 
 SEGMENT = st.text(

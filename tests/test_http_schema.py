@@ -15,7 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from agented_core import Bot, GitHubTrigger, ManualTrigger
+from agented_core import Account, Bot, GitHubTrigger, ManualTrigger
 from agented_core.config import AgentedSettings as CoreSettings
 from agented_core.config import Config, WebhookSource
 from agented_http import Settings
@@ -36,6 +36,7 @@ def reference_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
             name="hello",
             command=(FAKE_CLI, "say", "hi {params.who}"),
             triggers=(ManualTrigger(params=("who",)),),
+            max_cost_usd_per_day=5.0,
         ),
         "review": Bot(
             name="review",
@@ -46,6 +47,7 @@ def reference_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     config = Config(
         settings=CoreSettings(database=f"sqlite:///{tmp_path / 'agented.db'}"),
         webhooks={"alerts": WebhookSource(name="alerts", secret_env="ALERTS_SECRET")},
+        accounts={"work": Account("work", "shell", max_cost_usd_per_month=20.0)},
         bots=bots,
     )
     with ThreadServer(config, Settings(api_keys=(KEY,)), {"entry_points": False}) as server:
@@ -60,7 +62,7 @@ def test_no_operation_answers_5xx_or_breaks_its_schema(reference_server: ThreadS
     failures: list[str] = []
     calls: dict[str, int] = {}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 22  # every documented route
+    assert len(operations) == 31  # every documented route
 
     for operation in operations:
 

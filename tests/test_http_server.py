@@ -132,8 +132,10 @@ def test_serve_runs_the_example_from_any_directory(example: Path, tmp_path: Path
         serve(example, cwd=tmp_path / "elsewhere", AGENTED_API_KEYS=keys) as served,
         httpx.Client(base_url=served.url, timeout=20) as client,
     ):
-        page = client.get("/")
-        assert page.status_code == 200 and 'const API = "/agented"' in page.text
+        opened = client.get("/")
+        assert opened.status_code == 307 and opened.headers["location"] == "/agented/ui/"
+        page = client.get("/", follow_redirects=True)
+        assert page.status_code == 200 and 'content="/agented"' in page.text
         assert client.get("/agented/health").json() == {"status": "ok"}
         assert client.get("/agented/bots").status_code == 401
         started = client.post(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +15,8 @@ from agented_core import Agented, Status
 from agented_core.broker import LocalBroker
 from agented_http import Settings, create_app
 from conftest import OpenAgented, shell_bot
-from http_support import KEY, Frame, db_file, frames, serving, wait_until
+from http_support import KEY, Frame, frames, serving, wait_until
+from pg_support import raw_sql
 
 pytestmark = pytest.mark.anyio
 
@@ -129,8 +129,7 @@ async def test_pruned_events_are_announced_with_resync(
     async with server(open_agented, lines_file) as (ag, client):
         execution_id = await start(client, "hello")
         done = await ag.wait(execution_id, timeout=20)
-        with sqlite3.connect(db_file(db_url)) as db:
-            db.execute("DELETE FROM events WHERE execution_id = ? AND seq <= 2", (execution_id,))
+        raw_sql(db_url, "DELETE FROM events WHERE execution_id = ? AND seq <= 2", (execution_id,))
         got = await read(client, execution_id, headers={"Last-Event-ID": "1"})
         kept = await read(client, execution_id, headers={"Last-Event-ID": "3"})
     assert got[0].event == "resync" and got[0].data == {"first_available_seq": 3}

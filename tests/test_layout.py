@@ -206,3 +206,27 @@ def test_every_module_opens_with_a_line_saying_its_job() -> None:
     for name, path in SOURCES.items():
         doc = ast.get_docstring(ast.parse(path.read_text("utf-8")))
         assert doc and doc.strip().splitlines()[0], f"{name} has no docstring"
+
+
+def test_the_workspaces_package_sits_below_the_run_path() -> None:
+    """Workspaces are a step the executor calls: they never reach back into the run path's
+    drivers, the providers, the triggers or the facade (only templates and models)."""
+    above = (
+        "agented_core.agented",
+        "agented_core.run._executor",
+        "agented_core.run._supervisor",
+        "agented_core.run._ownership",
+        "agented_core.providers",
+        "agented_core.triggers",
+    )
+    bad = [
+        f"{name} imports {target}"
+        for name, path in SOURCES.items()
+        if name.startswith("agented_core.workspaces")
+        for target in edges(name, path)
+        if target.startswith(above)
+    ]
+    assert bad == []
+    assert "agented_core.workspaces" in edges(
+        "agented_core.run._executor", SOURCES["agented_core.run._executor"]
+    )

@@ -8,7 +8,16 @@ from typing import Any, ClassVar
 
 import pytest
 
-from agented_core import Account, Agented, Bot, ErrorKind, ManualTrigger, Status, hookimpl
+from agented_core import (
+    Account,
+    Agented,
+    Bot,
+    ErrorKind,
+    ManualTrigger,
+    Status,
+    StoreError,
+    hookimpl,
+)
 from agented_core.config import Config
 from agented_core.models import ChainEntry
 from agented_core.providers import Provider, ShellProvider
@@ -131,7 +140,13 @@ async def test_every_account_limited_waits_and_resumes_at_the_reset(
     )
     bot = limited_bot(["shell:work", "shell:personal"])
     async with Agented.open(
-        db_url, config=config, bots=[bot], entry_points=False, clock=clock, wake_interval=3600
+        db_url,
+        config=config,
+        bots=[bot],
+        entry_points=False,
+        clock=clock,
+        wake_interval=3600,
+        wake=False,
     ) as ag:
         execution = await ag.run("nightly")
         waiting = await settle(ag, execution.id, Status.WAITING)
@@ -164,7 +179,13 @@ async def test_a_restart_while_waiting(db_url: str, tmp_path: Path) -> None:
     )
     bot = limited_bot(["shell:work"])
     async with Agented.open(
-        db_url, config=config, bots=[bot], entry_points=False, clock=clock, wake_interval=3600
+        db_url,
+        config=config,
+        bots=[bot],
+        entry_points=False,
+        clock=clock,
+        wake_interval=3600,
+        wake=False,
     ) as ag:
         execution = await ag.run("nightly")
         await settle(ag, execution.id, Status.WAITING)
@@ -172,7 +193,13 @@ async def test_a_restart_while_waiting(db_url: str, tmp_path: Path) -> None:
     clock.now = reset + timedelta(minutes=5)
     ok.touch()
     async with Agented.open(
-        db_url, config=config, bots=[bot], entry_points=False, clock=clock, wake_interval=3600
+        db_url,
+        config=config,
+        bots=[bot],
+        entry_points=False,
+        clock=clock,
+        wake_interval=3600,
+        wake=False,
     ) as ag:
         assert (await ag.get(execution.id)).status is Status.WAITING  # recovery left it alone
         assert await ag.wake_due() == [execution.id]
@@ -212,7 +239,13 @@ async def test_overload_retries_the_same_account_with_backoff(db_url: str, tmp_p
     )
     bot = limited_bot(["shell:work", "shell:personal"])
     async with Agented.open(
-        db_url, config=config, bots=[bot], entry_points=False, clock=clock, wake_interval=3600
+        db_url,
+        config=config,
+        bots=[bot],
+        entry_points=False,
+        clock=clock,
+        wake_interval=3600,
+        wake=False,
     ) as ag:
         execution = await ag.run("nightly")
         delays = []
@@ -245,6 +278,7 @@ async def test_a_tripped_breaker_moves_the_chain_on(db_url: str) -> None:
         entry_points=False,
         clock=clock,
         wake_interval=3600,
+        wake=False,
     ) as ag:
         execution = await ag.run("nightly")
         for _ in range(3):
@@ -264,7 +298,13 @@ async def test_max_attempts_caps_everything(db_url: str, tmp_path: Path) -> None
     config = Config(accounts={"work": account("work", FAKE_OUTCOME="overloaded")})
     bot = limited_bot(["shell:work"], max_attempts=2)
     async with Agented.open(
-        db_url, config=config, bots=[bot], entry_points=False, clock=clock, wake_interval=3600
+        db_url,
+        config=config,
+        bots=[bot],
+        entry_points=False,
+        clock=clock,
+        wake_interval=3600,
+        wake=False,
     ) as ag:
         execution = await ag.run("nightly")
         waiting = await settle(ag, execution.id, Status.WAITING)
@@ -312,3 +352,47 @@ async def test_cancel_a_waiting_execution(db_url: str) -> None:
         await ag.cancel(execution.id)
         done = await ag.wait(execution.id, timeout=10)
     assert done.status is Status.CANCELLED
+
+
+async def test_a_wake_that_fails_to_start_the_run_lets_it_be_woken_again(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Waking takes a claim on (execution, retry_at) so one process restarts it; when that
+    restart fails (the store out of reach for its queued status), the claim is given back,
+    so the execution is woken at a next look, not left waiting for a day."""
+    clock = Clock()
+    ok = tmp_path / "limit-lifted"
+    reset = T0 + timedelta(hours=1)
+    config = Config(
+        accounts={
+            "work": account(
+                "work", FAKE_OUTCOME="quota", FAKE_RESET=reset.isoformat(), FAKE_OK_FILE=str(ok)
+            )
+        }
+    )
+    bot = limited_bot(["shell:work"])
+    async with Agented.open(
+        db_url,
+        config=config,
+        bots=[bot],
+        entry_points=False,
+        clock=clock,
+        wake_interval=3600,
+        wake=False,
+    ) as ag:
+        execution = await ag.run("nightly")
+        await settle(ag, execution.id, Status.WAITING)
+        clock.now = reset + timedelta(minutes=5)
+        ok.touch()
+        launch = ag.supervisor.launch
+
+        async def unreachable(*args: Any, **kwargs: Any) -> None:
+            raise StoreError("the store is out of reach")
+
+        ag.supervisor.launch = unreachable  # type: ignore[method-assign]
+        with pytest.raises(StoreError):
+            await ag.wake_due()
+        ag.supervisor.launch = launch  # type: ignore[method-assign]
+        assert await ag.wake_due() == [execution.id]
+        done = await ag.wait(execution.id, timeout=30)
+    assert done.status is Status.SUCCEEDED

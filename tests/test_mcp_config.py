@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from agented_core import PluginError
+from agented_core.providers import settings_mcp_servers
 from agented_core.providers.mcp import McpServer, check_mcp_config, mcp_servers
 
 CONFIG = {
@@ -52,3 +53,15 @@ def test_only_inline_json_is_checked_ahead() -> None:
         "mcp_config: server 'x' needs a 'command' or a 'url'"
     ]
     assert check_mcp_config("/later/mcp.json") == [] and check_mcp_config(None) == []
+
+
+def test_the_servers_as_gemini_style_settings() -> None:
+    table = settings_mcp_servers(mcp_servers(json.dumps(CONFIG)))
+    assert table == {
+        "gh": {"command": "gh-mcp", "args": ["--stdio"], "env": {"TOKEN": "x"}},
+        "docs": {"httpUrl": "https://example.com/mcp", "headers": {"A": "b"}},
+        "events": {"url": "https://example.com/sse"},
+    }
+    assert settings_mcp_servers({"bare": McpServer("bare", command="x")}) == {
+        "bare": {"command": "x", "args": []}
+    }

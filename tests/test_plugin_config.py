@@ -42,8 +42,8 @@ webhook_secrets_env = "SECRETS"
 
 [bots.review]
 command = ["echo", "hi"]
-report = { check = true, comment = "sticky" }
-on = [{ github = "pull_request", actions = ["opened"], drafts = false }]
+notes = { check = true, comment = "sticky" }
+on = [{ github = "pull_request", actions = ["opened"], forks = false }]
 """
 
 
@@ -87,8 +87,8 @@ def test_without_the_plugin_its_keys_are_unknown_as_before(tmp_path: Path) -> No
     assert result.returncode == 1
     out = result.stdout
     assert "agented.toml:1: field 'example': unknown key" in out
-    assert "agented.toml:10: bot 'review': field 'report': unknown key" in out
-    assert "agented.toml:11: bot 'review': field 'on[0].drafts': unknown key" in out
+    assert "agented.toml:10: bot 'review': field 'notes': unknown key" in out
+    assert "agented.toml:11: bot 'review': field 'on[0].forks': unknown key" in out
 
 
 def test_an_unknown_key_of_the_plugins_table_has_its_line_and_a_suggestion(
@@ -116,36 +116,35 @@ def test_a_bot_keys_inner_key_is_checked_by_name_and_value(tmp_path: Path, site:
     assert result.returncode == 1
     out = result.stdout
     assert (
-        "agented.toml:10: bot 'review': field 'report.chek': unknown key (did you mean 'check'?)"
+        "agented.toml:10: bot 'review': field 'notes.chek': unknown key (did you mean 'check'?)"
     ) in out
     assert (
-        "agented.toml:10: bot 'review': field 'report.comment': expected 'sticky' or 'new', "
+        "agented.toml:10: bot 'review': field 'notes.comment': expected 'sticky' or 'new', "
         "got 'old'"
     ) in out
 
 
 def test_a_bot_key_near_a_plugin_key_suggests_it(tmp_path: Path, site: Path) -> None:
-    result = check(tmp_path, GOOD.replace("report =", "reprot ="), site)
-    assert "field 'reprot': unknown key (did you mean 'report'?)" in result.stdout
+    result = check(tmp_path, GOOD.replace("notes =", "ntoes ="), site)
+    assert "field 'ntoes': unknown key (did you mean 'notes'?)" in result.stdout
 
 
 def test_a_trigger_keys_wrong_type_is_an_error(tmp_path: Path, site: Path) -> None:
-    result = check(tmp_path, GOOD.replace("drafts = false", 'drafts = "no"'), site)
+    result = check(tmp_path, GOOD.replace("forks = false", 'forks = "no"'), site)
     assert result.returncode == 1
     assert (
-        "agented.toml:11: bot 'review': field 'on[0].drafts': expected true or false, got a string"
+        "agented.toml:11: bot 'review': field 'on[0].forks': expected true or false, got a string"
         in result.stdout
     )
 
 
 def test_a_trigger_key_of_another_kind_is_unknown(tmp_path: Path, site: Path) -> None:
     text = (
-        GOOD
-        + '\n[bots.nightly]\ncommand = ["echo"]\non = [{ cron = "0 3 * * *", drafts = true }]\n'
+        GOOD + '\n[bots.nightly]\ncommand = ["echo"]\non = [{ cron = "0 3 * * *", forks = true }]\n'
     )
     result = check(tmp_path, text, site)
     assert result.returncode == 1
-    assert "bot 'nightly': field 'on[0].drafts': unknown key" in result.stdout
+    assert "bot 'nightly': field 'on[0].forks': unknown key" in result.stdout
 
 
 def test_the_values_reach_the_plugin_through_extra(tmp_path: Path) -> None:
@@ -156,10 +155,10 @@ def test_the_values_reach_the_plugin_through_extra(tmp_path: Path) -> None:
     assert config.extra == {"example": {"level": 3, "name": "demo"}}
     assert config.github.webhook_secrets_env == "SECRETS"
     bot = config.bots["review"]
-    assert bot.extra == {"report": {"check": True, "comment": "sticky"}}
+    assert bot.extra == {"notes": {"check": True, "comment": "sticky"}}
     trigger = bot.triggers[0]
     assert isinstance(trigger, GitHubTrigger)
-    assert trigger.extra == {"drafts": False}
+    assert trigger.extra == {"forks": False}
     assert trigger.actions == ("opened",)
     assert from_json(to_json(bot), Bot) == bot
     with pytest.raises(ConfigError):
@@ -172,7 +171,7 @@ def test_a_plugin_may_add_keys_to_a_core_table_but_not_take_core_keys() -> None:
         def agented_config_keys(self) -> PluginKeys:
             return PluginKeys(
                 tables={"github": {"api_url": _str, "dedup_ttl": _str}, "bots": {"x": _str}},
-                bot={"timeout": _str, "report": _str},
+                bot={"timeout": _str, "notes": _str},
                 triggers={"github": {"labels": _str}, "email": {"to": _str}},
             )
 
@@ -183,7 +182,7 @@ def test_a_plugin_may_add_keys_to_a_core_table_but_not_take_core_keys() -> None:
             "plugin 'GitHubLike' declares [github] key 'dedup_ttl', a core key",
             "plugin 'GitHubLike' declares table [bots], a core table",
             "plugin 'GitHubLike' declares bot key 'timeout', a core key",
-            "bot key 'report' is declared twice: by 'agtest_example' and by 'GitHubLike'; "
+            "bot key 'notes' is declared twice: by 'agtest_example' and by 'GitHubLike'; "
             "keeping the first",
             "plugin 'GitHubLike' declares trigger (github) key 'labels', a core key",
             "plugin 'GitHubLike' declares keys for triggers of kind 'email' "
@@ -192,7 +191,7 @@ def test_a_plugin_may_add_keys_to_a_core_table_but_not_take_core_keys() -> None:
     )
     keys = plugins.config_keys()
     assert set(keys.tables["github"]) == {"api_url"}
-    assert isinstance(keys.bot["report"], Table)  # the first declaration kept
+    assert isinstance(keys.bot["notes"], Table)  # the first declaration kept
     config, problems = parse_config(
         {"github": {"api_url": "https://ghe.example/api/v3", "dedup_ttl": "1h"}}, keys=keys
     )

@@ -257,3 +257,16 @@ def test_a_cli_provider_without_an_executable_says_so() -> None:
 
     with pytest.raises(PluginError, match="names no executable"):
         Nameless().build_command(req(Bot(name="b", provider="toy", prompt="p")))
+
+
+def test_message_error_kind_weighs_the_network_and_a_limit_the_message_names() -> None:
+    class Own(JsonLinesParser):
+        def error_kind(self, message: str, **kwargs: Any) -> ErrorKind:
+            return self.message_error_kind(message, network="refused" in message, **kwargs)
+
+    assert Own("toy").error_kind("connect ECONNREFUSED refused") is ErrorKind.NETWORK
+    assert Own("toy").error_kind("429 Too Many Requests: rate limit exceeded") is ErrorKind.RATE
+    assert Own("toy").error_kind("something broke") is ErrorKind.PROVIDER
+    plain = JsonLinesParser("toy")
+    assert plain.message_error_kind("broke", network=True, stderr="") is ErrorKind.NETWORK
+    assert plain.message_error_kind("broke", stderr="401 Unauthorized") is ErrorKind.AUTH

@@ -1,11 +1,11 @@
-"""The one run path, end to end with real subprocesses and a real SQLite file."""
+"""The one run path, end to end with real subprocesses and a real store (SQLite, or PostgreSQL)."""
 
 from __future__ import annotations
 
 import pytest
 
 from agented_core import Agented, Bot, ErrorKind, Execution, ManualTrigger, Status
-from agented_core.store.sqlite import SQLiteStore
+from agented_core.plugins import Plugins
 from conftest import FAKE_CLI, OpenAgented, shell_bot
 
 pytestmark = pytest.mark.anyio
@@ -34,8 +34,8 @@ async def test_shell_bot_runs_and_persists_every_event(
         ("text", "two"),
         ("status", "succeeded"),
     ]
-    # everything is in the file after the process is gone
-    store = SQLiteStore.from_url(db_url)
+    # everything is in the store after the process is gone
+    store = Plugins(entry_points=False).open_store(db_url)
     await store.open()
     try:
         stored = await store.read_events(execution.id)
@@ -177,17 +177,54 @@ async def test_a_terminal_status_reaches_the_store_after_every_event(
 ) -> None:
     """A follower in another process that sees the terminal status finds every event."""
     async with open_agented([shell_bot("many", "say", *(f"line {i}" for i in range(300)))]) as ag:
-        save = ag.store.save_execution
+        save, save_owned = ag.store.save_execution, ag.store.save_owned
         found: list[tuple[int, int]] = []
 
-        async def checked_save(execution: Execution) -> None:
+        async def check(execution: Execution) -> None:
             if execution.status.terminal:
                 stored = await ag.store.read_events(execution.id, after=0, limit=10_000)
                 found.append((stored[-1].seq if stored else 0, execution.last_seq))
+
+        async def checked_save(execution: Execution) -> None:
+            await check(execution)
             await save(execution)
 
+        async def checked_save_owned(execution: Execution) -> bool:
+            await check(execution)  # the owner's saves are fenced ones
+            return await save_owned(execution)
+
         ag.store.save_execution = checked_save  # type: ignore[method-assign]
+        ag.store.save_owned = checked_save_owned  # type: ignore[method-assign]
         execution = await ag.run("many")
         done = await ag.wait(execution.id, timeout=20)
     assert done.status is Status.SUCCEEDED
     assert found and all(seq == last for seq, last in found), found
+
+
+async def test_a_final_status_whose_save_failed_once_is_saved_again(
+    open_agented: OpenAgented,
+) -> None:
+    """The save of a run's final status fails (the store out of reach for a moment): it is
+    saved once more as the run's task ends, rather than the store keeping ``running`` (and
+    ``wait`` waiting) for good."""
+    from agented_core import StoreError
+
+    async with open_agented([shell_bot("hi", "say", "hello")]) as ag:
+        save_owned = ag.store.save_owned
+        failed: list[str] = []
+
+        async def fails_once(execution: Execution) -> bool:
+            if execution.status.terminal and not failed:
+                failed.append(execution.id)
+                raise StoreError("the store is out of reach")
+            return await save_owned(execution)
+
+        ag.store.save_owned = fails_once  # type: ignore[method-assign]
+        execution = await ag.run("hi")
+        done = await ag.wait(execution.id, timeout=20)
+        stored = await ag.store.get_execution(execution.id)
+        events = await collect(ag, execution.id)
+    assert failed == [execution.id]
+    assert done.status is Status.SUCCEEDED
+    assert stored is not None and stored.status is Status.SUCCEEDED
+    assert [e.text for e in events if e.kind == "status"] == ["queued", "running", "succeeded"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -36,6 +37,14 @@ on = [{{ manual = true }}]
     return path
 
 
+def kill_group_of(pid_file: Path) -> None:
+    """SIGKILL the process group whose leader's pid is in ``pid_file``, if it is still there."""
+    try:
+        os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        pass
+
+
 async def run_host_until_ready(config: Path, ready: Path) -> tuple[subprocess.Popen[str], str]:
     host = subprocess.Popen(
         [sys.executable, HOST, str(config), "job"], stdout=subprocess.PIPE, text=True
@@ -68,6 +77,8 @@ async def test_sigterm_interrupts_a_run_that_outlives_the_grace(tmp_path: Path) 
     finally:
         if host.poll() is None:
             host.kill()
+            host.wait()
+        kill_group_of(pid_file)  # a failed test leaves no orphan behind
 
 
 async def test_sigterm_lets_a_run_finish_within_the_grace(tmp_path: Path) -> None:

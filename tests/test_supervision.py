@@ -223,7 +223,8 @@ async def test_the_run_tag_is_stored_before_the_process_runs(
     pid_file = tmp_path / "pid"
     async with open_agented([shell_bot("tagged", "pid-file", str(pid_file))]) as ag:
         execution = await ag.run("tagged")
-        await wait_for(pid_file.exists)
+        # the file exists a moment before the pid is in it
+        await wait_for(lambda: pid_file.exists() and pid_file.read_text().strip().isdigit())
         await wait_for(lambda: ag.supervisor.live[execution.id].execution.status is Status.RUNNING)
         stored = await ag.store.get_execution(execution.id)
         assert stored is not None and stored.run_tag
@@ -231,3 +232,41 @@ async def test_the_run_tag_is_stored_before_the_process_runs(
         assert stored.pgid == int(pid_file.read_text())
         await ag.cancel(execution.id)
         await ag.wait(execution.id, timeout=20)
+
+
+async def test_a_pause_racing_the_end_of_the_run_changes_nothing_after_it(
+    open_agented: OpenAgented,
+) -> None:
+    """A pause whose status write is still checking the lease when the run ends (here: a
+    cancel right after it) writes nothing once the run has ended: the status stays the final
+    one, no event follows it, and the host does not fail."""
+    bot = shell_bot("s", "sleep", "30", timeout=60)
+    async with open_agented([bot]) as ag:
+        execution = await ag.run("s")
+        await first_event(ag, execution.id, "text", "started")
+        renew = ag.store.renew_leases
+        checked, release = anyio.Event(), anyio.Event()
+
+        async def late_for_the_pause(ids, owner, at):
+            held = await renew(ids, owner, at)
+            if "_set_status_soon" in (anyio.get_current_task().name or "") and not checked.is_set():
+                checked.set()
+                await release.wait()  # the pause's lease check comes back late
+            return held
+
+        ag.store.renew_leases = late_for_the_pause  # type: ignore[method-assign]
+        done = ag.supervisor.done(execution.id)
+        assert done is not None
+        await ag.pause(execution.id)
+        with anyio.fail_after(10):
+            await checked.wait()
+        await ag.cancel(execution.id)
+        with anyio.fail_after(20):
+            await done.wait()
+        release.set()
+        ended = await ag.wait(execution.id, timeout=20)
+        events = [e async for e in ag.events(execution.id)]
+        stored = await ag.store.get_execution(execution.id)
+    assert ended.status is Status.CANCELLED
+    assert stored is not None and stored.status is Status.CANCELLED
+    assert [e.text for e in events if e.kind == "status"] == ["queued", "running", "cancelled"]

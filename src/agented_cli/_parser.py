@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from agented_core.config import DEFAULT_CONFIG
 from agented_core.models import Status
@@ -10,6 +11,7 @@ from agented_core.models import Status
 from ._bots import DEFAULT_BOT, bot_names
 
 ID_HELP = "an execution id, or its start if no other id starts alike"
+CANCELLABLE = ("queued", "running", "paused", "waiting")
 
 
 def _config(p: argparse.ArgumentParser) -> None:
@@ -52,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--plain", action="store_true", help="plain 'seq kind text' lines even on a terminal"
     )
 
-    serve = sub.add_parser("serve", help="the reference HTTP server (uvicorn, one worker)")
+    serve = sub.add_parser(
+        "serve", help="the reference HTTP server (uvicorn; --workers N for several processes)"
+    )
     _config(serve)
     serve.add_argument("--host", default="127.0.0.1", metavar="H", help="default: 127.0.0.1")
     serve.add_argument("--port", type=int, default=8000, metavar="P", help="default: 8000")
@@ -62,6 +66,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="no API key: unauthenticated, 127.0.0.1 only (development)",
     )
     serve.add_argument(
+        "--log-format", choices=("text", "json"), help="default: [agented] log_format (text)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N server processes on one socket, sharing the store and broker (default: 1)",
+    )
+    serve.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)  # one of --workers
+
+    worker = sub.add_parser(
+        "worker", help="run executions from the shared queue, without HTTP (see scale-out docs)"
+    )
+    _config(worker)
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="runs at once in this worker (default: [agented] max_concurrent_runs)",
+    )
+    worker.add_argument(
         "--log-format", choices=("text", "json"), help="default: [agented] log_format (text)"
     )
 
@@ -96,15 +122,49 @@ def build_parser() -> argparse.ArgumentParser:
     _source(show)
     show.add_argument("--json", action="store_true", help="the execution as JSON")
 
-    logs = sub.add_parser("logs", help="an execution's events")
-    logs.add_argument("id", metavar="ID", help=ID_HELP)
+    logs = sub.add_parser(
+        "logs", help="an execution's events; with --grep and no ID, search every execution"
+    )
+    logs.add_argument("id", metavar="ID", nargs="?", help=ID_HELP)
     _source(logs)
     logs.add_argument("--follow", "-f", action="store_true", help="keep following until it ends")
     logs.add_argument("--json", action="store_true", help="one JSON object per event")
+    logs.add_argument(
+        "--grep",
+        metavar="TEXT",
+        help='only events whose text holds every word of TEXT ("phrases", word* prefixes)',
+    )
+    logs.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="--grep without ID: executions shown"
+    )
 
-    cancel = sub.add_parser("cancel", help="cancel a queued, running, paused or waiting run")
-    cancel.add_argument("id", metavar="ID", help=ID_HELP)
+    cancel = sub.add_parser(
+        "cancel",
+        help="cancel a queued, running, paused or waiting run (ID), or every one of "
+        "--bot and/or --status",
+    )
+    cancel.add_argument("id", metavar="ID", nargs="?", help=ID_HELP)
     _source(cancel)
+    cancel.add_argument("--bot", metavar="B", help="(no ID) every execution of this bot")
+    cancel.add_argument(
+        "--status",
+        action="append",
+        choices=CANCELLABLE,
+        metavar="S",
+        help=f"(no ID) only this status (repeat; one of {', '.join(CANCELLABLE)}; default all)",
+    )
+
+    deliveries = sub.add_parser("deliveries", help="webhook deliveries")
+    deliveries_sub = deliveries.add_subparsers(dest="deliveries_command", metavar="SUBCOMMAND")
+    deliveries_sub.required = True
+    redeliver = deliveries_sub.add_parser(
+        "redeliver",
+        help="match a stored delivery's payload again, as a new delivery (without --url its "
+        "runs run here, in the foreground)",
+    )
+    redeliver.add_argument("id", metavar="ID", help="the delivery's id")
+    _source(redeliver)
+    redeliver.add_argument("--json", action="store_true", help="print the answer as JSON")
 
     pause = sub.add_parser("pause", help="pause a running execution (SIGSTOP of its processes)")
     pause.add_argument("id", metavar="ID", help=ID_HELP)
@@ -149,7 +209,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--older-than", type=int, metavar="DAYS", help="override retention_days for this run"
     )
 
+    _db_commands(sub)
+
     sub.add_parser(
         "version", help="versions of agented, of every plugin found and of each provider's CLI"
     )
     return parser
+
+
+def _db_commands(sub: Any) -> None:
+    """``agented db upgrade`` and ``agented db copy``."""
+    db = sub.add_parser("db", help="the store: migrations, copying history to another store")
+    db_sub = db.add_subparsers(dest="db_command", metavar="SUBCOMMAND")
+    db_sub.required = True
+    upgrade = db_sub.add_parser(
+        "upgrade", help="apply the store's migrations now (before deploying a new version)"
+    )
+    _config(upgrade)
+    copy = db_sub.add_parser(
+        "copy",
+        help="copy executions, events, deliveries, audit, schedules, cooldowns and claims to "
+        "another store (resumable; verified by counts and a checksum of the events)",
+    )
+    copy.add_argument("--from", dest="source", required=True, metavar="URL", help="source store")
+    copy.add_argument("--to", dest="target", required=True, metavar="URL", help="destination")

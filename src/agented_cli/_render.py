@@ -196,6 +196,8 @@ class TerminalRenderer:
                 self._say(f"{BOLD}{data['text']}{RESET}")
         elif kind in (EventKind.STDERR, EventKind.RAW):
             self._say(f"{DIM}{event.text or ''}{RESET}")
+        elif kind == EventKind.WORKSPACE:
+            self._say(f"{DIM}⎇ {event.text or data.get('path', '')}{RESET}")
         elif kind == EventKind.SESSION:
             model = data.get("model")
             self._say(

@@ -9,17 +9,19 @@ runs); the remote one speaks the HTTP API with the key from ``AGENTED_API_KEY``,
 
 from __future__ import annotations
 
+import builtins
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from agented_core import audit
+from agented_core import SpendTotals, audit
 from agented_core.agented import Agented
 from agented_core.config import load_config
 from agented_core.errors import AgentedError, ConflictError, NotFoundError
 from agented_core.models import Event, EventKind, Execution, Status
 from agented_core.plugins import Plugins
+from agented_core.store.search import parse_query, snippet
 
 if TYPE_CHECKING:
     from agented_http import AsyncClient
@@ -28,8 +30,24 @@ KEY_ENV = "AGENTED_API_KEY"
 SHOWN_CANDIDATES = 10
 
 
+class Hit(NamedTuple):
+    """A matching event as ``logs --grep`` prints it."""
+
+    seq: int
+    kind: str
+    snippet: str
+
+
+Found = list[tuple[Execution, list[Hit]]]
+Spend = list[SpendTotals]
+
+
 class Source(Protocol):
     """What the inspecting commands need."""
+
+    async def search(self, text: str, *, limit: int) -> Found: ...
+
+    async def spend(self, execution: Execution) -> Spend: ...
 
     async def list(
         self, *, bot: str | None, status: Status | None, limit: int
@@ -46,6 +64,10 @@ class Source(Protocol):
     async def resume(self, execution_id: str) -> Execution: ...
 
     async def resolve(self, given: str) -> str: ...
+
+    async def cancel_many(
+        self, *, bot: str | None, status: Sequence[Status]
+    ) -> builtins.list[str]: ...
 
 
 async def resolve_id(
@@ -124,6 +146,19 @@ class LocalSource:
     async def get(self, execution_id: str) -> Execution:
         return await self.agented.get(execution_id)
 
+    async def spend(self, execution: Execution) -> Spend:
+        """The spend of the execution's bot and account against their caps."""
+        wanted = {("bot", execution.bot), ("account", execution.account)}
+        return [t for t in await self.agented.spend() if (t.scope, t.name) in wanted]
+
+    async def search(self, text: str, *, limit: int) -> Found:
+        terms = parse_query(text)
+        found, _ = await self.agented.search(text, limit=limit)
+        return [
+            (execution, [Hit(e.seq, e.kind, snippet(e.text or "", terms)[0]) for e in events])
+            for execution, events in found
+        ]
+
     async def events(self, execution_id: str, *, follow: bool) -> AsyncIterator[Event]:
         if follow:
             async for event in self.agented.events(execution_id):
@@ -141,6 +176,28 @@ class LocalSource:
 
     async def resume(self, execution_id: str) -> Execution:
         return await _audited("resume", self.agented, await self.agented.resume(execution_id))
+
+    async def cancel_many(self, *, bot: str | None, status: Sequence[Status]) -> builtins.list[str]:
+        """Cancel every execution of ``bot`` and/or ``status`` (each audited); their ids."""
+        if bot is not None:
+            self.agented.bot(bot)  # not found: exit 1
+        targets: builtins.list[str] = []
+        cursor: str | None = None
+        while True:
+            items, cursor = await self.agented.list(
+                bot=bot, status=status, limit=500, cursor=cursor
+            )
+            targets += [e.id for e in items]
+            if cursor is None:
+                break
+        done: builtins.list[str] = []
+        for execution_id in targets:
+            try:
+                await self.cancel(execution_id)
+            except (ConflictError, NotFoundError):  # it ended in between
+                continue
+            done.append(execution_id)
+        return done
 
     async def resolve(self, given: str) -> str:
         store = self.agented.store
@@ -166,6 +223,22 @@ class RemoteSource:
         with _answers():
             return await self.client.get(execution_id)
 
+    async def spend(self, execution: Execution) -> Spend:
+        """The spend of the execution's bot and account against their caps (``GET /bots``,
+        ``GET /accounts``); what the server does not show is left out."""
+        wanted = {("bot", execution.bot), ("account", execution.account)}
+        with _answers():
+            totals = await self.client.spend()
+        return [t for t in totals if (t.scope, t.name) in wanted]
+
+    async def search(self, text: str, *, limit: int) -> Found:
+        with _answers():
+            page = await self.client.search(text, limit=min(limit, 100))
+        return [
+            (item.execution, [Hit(h.seq, h.kind, h.snippet) for h in item.matches])
+            for item in page.items
+        ]
+
     async def cancel(self, execution_id: str) -> Execution:
         with _answers():
             return await self.client.cancel(execution_id)
@@ -177,6 +250,17 @@ class RemoteSource:
     async def resume(self, execution_id: str) -> Execution:
         with _answers():
             return await self.client.resume(execution_id)
+
+    async def cancel_many(self, *, bot: str | None, status: Sequence[Status]) -> builtins.list[str]:
+        """Cancel every execution of ``bot`` and/or ``status`` on the server; their ids."""
+        with _answers():
+            answer = await self.client.cancel_many(bot=bot, status=status or None)
+        return [str(i) for i in answer["cancelled"]]
+
+    async def redeliver(self, delivery_id: str) -> dict[str, object]:
+        """Have the server match a stored delivery again; its answer."""
+        with _answers():
+            return await self.client.redeliver(delivery_id)
 
     async def rerun(self, execution_id: str) -> str:
         """Start a new execution like this one on the server; the new id."""

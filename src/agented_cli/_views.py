@@ -6,7 +6,9 @@ import json
 import shlex
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
+from agented_core import SpendTotals
 from agented_core.clock import utcnow
 from agented_core.durations import format_duration
 from agented_core.models import AttemptRecord, Execution
@@ -102,7 +104,44 @@ def attempt_line(record: AttemptRecord, execution: Execution) -> str:
         seconds = (record.finished_at - record.started_at).total_seconds()
         took = f" in {format_duration(max(0.0, seconds))}"
     line = f"attempt {record.number}  {where(record.provider, record.account)}: {outcome}"
-    return line + took + reset + (f" -> {decision}" if decision else "")
+    line += took + reset + (f" -> {decision}" if decision else "")
+    room = headroom_text(record.headroom)
+    return line + (f"\n           headroom: {room}" if room else "")
+
+
+def headroom_text(record: dict[str, Any] | None) -> str:
+    """An account's usage window as its CLI reported it: "five_hour 92% used (allowed_warning),
+    resets 2026-07-01T15:00:00+00:00"; empty without one."""
+    if not record:
+        return ""
+    parts = [str(record.get("window") or "usage window")]
+    used = record.get("utilization")
+    if isinstance(used, int | float) and not isinstance(used, bool):
+        parts.append(f"{used:.0%} used")
+    if record.get("status"):
+        parts.append(f"({record['status']})")
+    text = " ".join(parts)
+    if record.get("resets_at"):
+        text += f", resets {record['resets_at']}"
+    return text
+
+
+def spend_lines(totals: Sequence[SpendTotals]) -> list[str]:
+    """``show``'s lines of spend against the caps (the execution's bot and account)."""
+
+    def cap(value: float | None, key: str) -> str:
+        return f" of {key} ${value:.2f}" if value is not None else ""
+
+    lines: list[str] = []
+    for t in totals:
+        label = "spend     " if not lines else "          "
+        lines.append(
+            f"{label} {t.scope} {t.name}: ${t.day_usd:.4f} today"
+            f"{cap(t.max_cost_usd_per_day, 'max_cost_usd_per_day')}, ${t.month_usd:.4f} this month"
+            f"{cap(t.max_cost_usd_per_month, 'max_cost_usd_per_month')}"
+            + (" (at its cap: new runs are skipped)" if t.over else "")
+        )
+    return lines
 
 
 def describe(e: Execution, now: datetime | None = None) -> str:

@@ -10,6 +10,7 @@ from .errors import (
     AgentedError,
     ConfigError,
     ConflictError,
+    LeaseLost,
     NotFoundError,
     PluginError,
     Problem,
@@ -22,6 +23,8 @@ from .models import (
     Account,
     Bot,
     ChainEntry,
+    Checkout,
+    CheckoutKind,
     Command,
     Concurrency,
     ErrorKind,
@@ -30,16 +33,20 @@ from .models import (
     EventKind,
     Execution,
     GitHubTrigger,
+    KeepWorkspace,
     ManualTrigger,
     ScheduleTrigger,
     Status,
     TriggerKind,
     Usage,
     WebhookTrigger,
+    Workspace,
 )
 from .params import Param, ParamType
 from .providers import CommandRequest, LineParser, OptionSpec, Outcome, Provider
-from .store import Store
+from .reload import ReloadResult
+from .run._spend import SpendTotals, spend_totals
+from .store import SearchMatch, Store
 from .sync import SyncAgented
 
 __version__ = "0.1.0"
@@ -50,6 +57,8 @@ __all__ = [
     "AgentedError",
     "Bot",
     "ChainEntry",
+    "Checkout",
+    "CheckoutKind",
     "Command",
     "CommandRequest",
     "Concurrency",
@@ -62,6 +71,8 @@ __all__ = [
     "EventKind",
     "Execution",
     "GitHubTrigger",
+    "KeepWorkspace",
+    "LeaseLost",
     "LineParser",
     "ManualTrigger",
     "NotFoundError",
@@ -72,7 +83,10 @@ __all__ = [
     "PluginError",
     "Problem",
     "Provider",
+    "ReloadResult",
     "ScheduleTrigger",
+    "SearchMatch",
+    "SpendTotals",
     "Status",
     "Store",
     "StoreError",
@@ -82,12 +96,14 @@ __all__ = [
     "Usage",
     "WebhookError",
     "WebhookTrigger",
+    "Workspace",
     "__version__",
     "converter",
     "from_data",
     "from_json",
     "hookimpl",
     "load_config",
+    "spend_totals",
     "to_data",
     "to_json",
 ]

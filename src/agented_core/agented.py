@@ -28,13 +28,17 @@ from .broker import Broker
 from .clock import Clock, utcnow
 from .config import Config, load_config
 from .errors import ConfigError, ConflictError, NotFoundError
-from .events._log import EventLog
+from .events._log import EventLog, is_final
 from .models import Bot, Event, Execution, Status, TriggerKind
 from .params import resolve, with_defaults
 from .plugins import Plugins
+from .reload import ReloadResult, reload_problems, reload_result
 from .run._executor import Executor
+from .run._headroom import account_headroom
 from .run._owners import Owner
 from .run._ownership import Ownership
+from .run._slots import Slots
+from .run._spend import SpendTotals, spend_totals
 from .run._supervisor import Supervisor
 from .storable import require_storable
 from .store.base import Store
@@ -74,11 +78,12 @@ class Agented:
         store: Store,
         *,
         broker: Broker | None = None,
-        heartbeat_interval: float = 2.0,
+        heartbeat_interval: float | None = None,
         control_interval: float = 0.25,
         wake_interval: float = 1.0,
-        stale_after: float = 15.0,
-        sweep_interval: float = 2.0,
+        stale_after: float | None = None,
+        concurrency: int | None = None,
+        sweep_interval: float | None = None,
         progress_interval: float = 5.0,
         shutdown_grace: float | None = None,
         clock: Clock | None = None,
@@ -104,12 +109,22 @@ class Agented:
             host_env=host_env,
             progress_interval=progress_interval,
         )
+        settings = config.settings
+        heartbeat_interval = (
+            settings.heartbeat if heartbeat_interval is None else heartbeat_interval
+        )
+        stale_after = settings.lease if stale_after is None else stale_after
+        # a sweep each heartbeat: a dead owner's runs are found well within a lease
+        sweep_interval = min(2.0, heartbeat_interval) if sweep_interval is None else sweep_interval
         self.supervisor = Supervisor(
             executor=self.executor,
             event_log=self.event_log,
             plugins=plugins,
-            max_concurrent_runs=config.settings.max_concurrent_runs,
+            max_concurrent_runs=settings.max_concurrent_runs,
             clock=self.clock,
+            slots=Slots(store, self.owner, settings.max_concurrent_runs, stale_after),
+            capacity=concurrency,
+            on_free=self._slot_freed,
         )
         self.ownership = Ownership(
             store=store,
@@ -132,9 +147,22 @@ class Agented:
             self.run,
             prompt_context=plugins.prompt_context,
             notify=plugins.notify,
+            changed_files=plugins.changed_files,
             clock=self.clock,
         )
-        self.scheduler = Scheduler(config, store, self.run, clock=self.clock)
+        self.scheduler = Scheduler(
+            config,
+            store,
+            self.run,
+            clock=self.clock,
+            missed=lambda bot, fire, reason: plugins.notify(
+                "agented_schedule_missed", bot=bot, fire=fire, reason=reason
+            ),
+        )
+        # what open() put on top of the file (given bots, a database URL): kept over reloads
+        self.given_bots: dict[str, Bot] = {}
+        self.given_database: str | None = None
+        self._reloading = anyio.Lock()
 
     # opening and closing
     @classmethod
@@ -183,19 +211,23 @@ class Agented:
         broker: Broker = options.pop("broker", None) or registry.open_broker(cfg.settings.broker)
         await store.open()
         agented = cls(cfg, registry, store, broker=broker, **options)
+        agented.given_bots, agented.given_database = extra, database
         body_error: BaseException | None = None
         try:
             await broker.open()
+            await registry.notify("agented_configured", config=cfg, store=store)
             async with anyio.create_task_group() as tg:
                 agented.event_log.start(tg)
                 if recover:
                     await agented.ownership.recover()
+                registry.start_opened(agented, tg)
                 agented.supervisor.serve(tg)
                 tg.start_soon(agented.ownership.owner_loop)
                 tg.start_soon(agented.ownership.controls_loop)
                 if recover:
                     tg.start_soon(agented.ownership.sweep_loop)
                 if wake:
+                    agented.ownership.dispatching = True  # before the first run() is asked
                     tg.start_soon(agented.ownership.wake_loop)
                 if schedules:
                     tg.start_soon(agented.scheduler.run)
@@ -232,6 +264,66 @@ class Agented:
     def stop_accepting(self) -> None:
         """Refuse new runs from now on (graceful shutdown has begun)."""
         self.supervisor.stop_accepting()
+
+    # reloading
+    async def reload(
+        self, config: Config | str | Path | None = None, *, actor: str = "system"
+    ) -> ReloadResult:
+        """Read the configuration again and use it from now on, without a restart.
+
+        ``config``: a :class:`Config` or a path; by default the file this one came from. The
+        new one is validated first (as ``agented check``, warnings allowed); on any problem,
+        or a change only a restart can make (``database``, ``broker``), it raises
+        :class:`ConfigError` listing them and nothing changes. Otherwise new runs see the new
+        bots and settings, running executions finish on the bot they started with, waiting
+        ones wake on the new definition, schedules are planned again. The reload is in the
+        audit log (``action: "reload"``, by ``actor``). Without a file to read again (an
+        agented given a :class:`Config` object) it raises :class:`ConflictError`.
+        """
+        async with self._reloading:
+            new = self._read_again(config)
+            found = validate(new, self.plugins)
+            problems = [p for p in found if not p.warning] + reload_problems(self.config, new)
+            if problems:
+                raise ConfigError(problems)
+            result = reload_result(self.config, new, [p for p in found if p.warning])
+            self._configure(new)
+            await self.plugins.notify("agented_configured", config=new, store=self.store)
+            await self.store.record_audit(
+                {
+                    "at": self.clock().isoformat(),
+                    "actor": actor,
+                    "action": "reload",
+                    "added": list(result.added),
+                    "removed": list(result.removed),
+                    "changed": list(result.changed),
+                    "file": str(new.path) if new.path else None,
+                }
+            )
+            return result
+
+    def _read_again(self, config: Config | str | Path | None) -> Config:
+        if isinstance(config, Config):
+            new = config
+        else:
+            path = config if config is not None else self.config.path
+            if path is None:
+                raise ConflictError("no configuration file to reload: this agented was given none")
+            new = load_config(path, keys=self.plugins.config_keys())
+        if self.given_bots:
+            new = evolve(new, bots={**new.bots, **self.given_bots})
+        if self.given_database is not None:
+            new = evolve(new, settings=evolve(new.settings, database=self.given_database))
+        return new
+
+    def _configure(self, config: Config) -> None:
+        """Hand ``config`` to every part that reads it."""
+        self.config = config
+        self.executor.configure(config)
+        self.supervisor.admission.limiter.total_tokens = config.settings.max_concurrent_runs
+        self.ownership.bots = config.bots
+        self.deliveries.config = config
+        self.scheduler.replan(config)
 
     # bots
     @property
@@ -294,8 +386,21 @@ class Agented:
             heartbeat_at=self.clock(),
             rerun_of=rerun_of,
         )
-        await self.supervisor.launch(execution, bot)
+        slots: list[str] | None = None
+        if not (self.ownership.dispatching and self.supervisor.seen_full(execution, bot)):
+            slots = await self.supervisor.reserve(execution, bot)
+        if slots is not None:
+            await self.supervisor.launch(execution, bot, slots=slots)
+        elif not self.ownership.dispatching and self.supervisor.has_room():
+            # this process takes nothing from the shared queue: its run waits here for slots
+            await self.supervisor.launch(execution, bot, wait_for_slots=True)
+        else:
+            # no room here or a shared limit is full: the first process with room takes it
+            await self.ownership.enqueue(execution, bot)
         return execution
+
+    async def _slot_freed(self) -> None:
+        await self.ownership.wake_others()
 
     # reading
     async def get(self, execution_id: str) -> Execution:
@@ -322,6 +427,45 @@ class Agented:
             bot=bot, status=statuses, limit=max(1, min(limit, 500)), cursor=cursor
         )
 
+    async def search(
+        self,
+        query: str,
+        *,
+        bot: str | None = None,
+        status: Status | Sequence[Status] | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+        per_execution: int = 3,
+    ) -> tuple[builtins.list[tuple[Execution, tuple[Event, ...]]], str | None]:
+        """Executions whose event text matches ``query`` (words and ``"phrases"``, all of
+        them; see :mod:`agented_core.store.search`), each with its latest matching events, and
+        the cursor of the next page (``None`` at the end). Most recently written first."""
+        statuses = {status} if isinstance(status, Status) else set(status or [])
+        limit = max(1, min(limit, 100))
+        found: builtins.list[tuple[Execution, tuple[Event, ...]]] = []
+        before = cursor
+        while len(found) < limit:
+            page = await self.store.search_events(
+                query, limit=limit, per_execution=per_execution, before=before
+            )
+            for match in page:
+                before = match.execution_id
+                execution = await self.store.get_execution(match.execution_id)
+                if execution is None or (bot and execution.bot != bot):
+                    continue
+                if statuses and execution.status not in statuses:
+                    continue
+                found.append((execution, match.events))
+                if len(found) == limit:
+                    break
+            if len(page) < limit:
+                return found, None
+        return found, before
+
+    async def spend(self) -> builtins.list[SpendTotals]:
+        """Every bot's and account's spend today and this month, with its caps."""
+        return await spend_totals(self.store, self.config, now=self.clock())
+
     async def events(self, execution_id: str, after: int = 0) -> AsyncGenerator[Event, None]:
         """Stored events after ``after``, then live ones, ending after the terminal status."""
         await self.get(execution_id)  # NotFoundError before the first event
@@ -347,15 +491,38 @@ class Agented:
             done = self.supervisor.done(execution_id)
             if done is not None:
                 await done.wait()
+            woken = self.store.wakes_followers()
+            final = False
             while True:
+                # the stored seq first: a terminal status stored after it is still seen
+                after = await self.store.last_seq(execution_id) if woken and not final else 0
                 execution = await self.get(execution_id)
                 if execution.status.terminal:
                     return execution
                 done = self.supervisor.done(execution_id)
                 if done is not None:
                     await done.wait()
+                elif woken and not final:  # another process's run: woken by its final event
+                    final = await self._until_final(execution_id, after)
+                elif final:  # its record is saved just after that event: moments away
+                    await anyio.sleep(min(self.event_log.poll_interval, 0.02))
                 else:
                     await anyio.sleep(self.event_log.poll_interval)
+
+    async def _until_final(self, execution_id: str, after: int) -> bool:
+        """Follow the store's events of ``execution_id`` after ``after`` until its terminal
+        status event (True), for at most ``idle_check`` seconds (False: check again)."""
+        events = self.store.follow(execution_id, after=after)
+        try:
+            with anyio.move_on_after(self.event_log.idle_check):
+                async for event in events:
+                    if is_final(event):
+                        return True
+            return False
+        finally:
+            close = getattr(events, "aclose", None)
+            if close is not None:
+                await close()  # its listener now, not when collected
 
     # control
     async def cancel(self, execution_id: str) -> Execution:
@@ -393,6 +560,13 @@ class Agented:
             raise ConflictError(f"only a running execution can be paused, not a {execution.status}")
         if action == "resume" and execution.status is not Status.PAUSED:
             raise ConflictError(f"only a paused execution can be resumed, not a {execution.status}")
+        if action == "cancel" and execution.status is Status.QUEUED and execution.owner is None:
+            # once taken it is this process's alone to end: a caller giving up meanwhile would
+            # leave it taken and queued for good, so the take and the end go through whole
+            with anyio.CancelScope(shield=True):
+                taken = await self._cancel_queued(execution_id)
+            if taken is not None:
+                return taken
         if action == "cancel" and (
             execution.status is Status.WAITING or self.ownership.orphaned(execution)
         ):
@@ -410,6 +584,21 @@ class Agented:
             return ended
         await self.ownership.request_control(execution_id, action)
         return execution
+
+    async def _cancel_queued(self, execution_id: str) -> Execution | None:
+        """Take an execution from the shared queue and end it as cancelled; ``None`` if
+        another process took it first."""
+        if not await self.store.take_execution(execution_id, self.owner, self.clock()):
+            return None
+        # taken from the queue here, so no other process starts it meanwhile
+        taken = await self.store.get_execution(execution_id)
+        assert taken is not None
+        self.event_log.open(execution_id, await self.store.last_seq(execution_id))
+        try:
+            await self.executor.set_status(taken, Status.CANCELLED, reason="cancelled while queued")
+        finally:
+            await self.event_log.close(execution_id)
+        return taken
 
     # waiting executions
     async def wake_due(self) -> builtins.list[str]:
@@ -429,6 +618,17 @@ class Agented:
         """The delivery log, newest first: each delivery and what it started or why not."""
         return await self.store.list_deliveries(limit=max(1, min(limit, 500)))
 
+    async def account_headroom(self) -> dict[str, dict[str, Any] | None]:
+        """Each configured account's headroom by account name: its usage window as its CLI
+        last reported it (``{window, status, utilization, resets_at, observed_at, low}``;
+        ``low`` when it is about to be cut off), or ``None`` when none was reported or the
+        window has reset since. Chains prefer accounts that are not ``low``."""
+        accounts = self.config.accounts
+        found = await account_headroom(
+            self.store, [(a.provider, name) for name, a in accounts.items()], self.clock()
+        )
+        return {name: found[f"{a.provider}:{name}"] for name, a in accounts.items()}
+
     def next_fire(self, bot: str) -> datetime | None:
         """The bot's next scheduled fire, or ``None`` when it has no cron trigger."""
         return self.scheduler.next_fire(bot)
@@ -443,9 +643,12 @@ class Agented:
         """Delete finished executions (and their events) older than the retention period.
 
         Executions whose process died are interrupted first (their processes ended), as
-        recovery does: pruning never leaves a run's processes behind without a record.
+        recovery does: pruning never leaves a run's processes behind without a record. Then
+        the workspaces nobody needs go (:meth:`Ownership.sweep_workspaces`).
         """
         await self.ownership.recover()
         days = older_than_days or self.config.settings.retention_days
         cutoff: datetime = self.clock() - timedelta(days=days)
-        return await self.store.delete_executions(cutoff)
+        deleted = await self.store.delete_executions(cutoff)
+        await self.ownership.sweep_workspaces(force=True)
+        return deleted

@@ -9,6 +9,7 @@ triggers) live in :mod:`agented_core.validation`.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,13 +26,17 @@ from .models import (
     Bot,
     CatchUp,
     ChainEntry,
+    Checkout,
+    CheckoutKind,
     Concurrency,
     ConcurrencyPolicy,
     GitHubTrigger,
+    KeepWorkspace,
     ManualTrigger,
     ScheduleTrigger,
     Trigger,
     WebhookTrigger,
+    as_checkout,
 )
 from .params import SPEC_KEYS, parse_specs
 from .run._retries import RetryPolicy
@@ -79,6 +84,11 @@ class AgentedSettings:
     backoff_max: float = _RETRY.backoff_max
     max_rate_wait: float = _RETRY.max_rate_wait
     log_format: str = "text"
+    lease: float = 15.0
+    """Seconds an execution's owner may go without renewing its lease (its heartbeat) before
+    any other process takes the execution over (interrupted, or queued again)."""
+    heartbeat: float = 2.0
+    """Seconds between two renewals of the leases of a process's executions."""
 
 
 @frozen
@@ -91,6 +101,15 @@ class HttpSettings:
     metrics_keys_env: str = "AGENTED_METRICS_KEYS"
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 5 * 1024 * 1024
+    public_url: str | None = None
+    """Where users reach the sub-app (``https://bots.example.com/agented``), for links such as
+    ``{public_url}/ui/executions/{id}`` in check runs, comments and notifications."""
+
+    def execution_url(self, execution_id: str) -> str | None:
+        """The execution's page in the dashboard, or ``None`` without a ``public_url``."""
+        if self.public_url is None:
+            return None
+        return f"{self.public_url.rstrip('/')}/ui/executions/{execution_id}"
 
 
 @frozen
@@ -99,6 +118,12 @@ class GitHubSettings:
 
     webhook_secrets_env: str = "GITHUB_WEBHOOK_SECRETS"
     dedup_ttl: float = 7 * 86400.0
+    workspaces_dir: str | None = None
+    """Where mirrors and run worktrees live (``mirrors/``, ``runs/<execution id>/``); ``None``:
+    ``workspaces`` beside a SQLite database file, else in the config's folder
+    (:func:`agented_core.workspaces.workspaces_dir`)."""
+    mirror_ttl_days: int = 14
+    """A mirror no run used for this many days is deleted (and kept workspaces this old)."""
 
 
 @frozen
@@ -210,6 +235,13 @@ def _suggest(key: str, allowed: Mapping[str, Any]) -> str:
 
     close = difflib.get_close_matches(key, list(allowed), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _public_url(value: Any) -> str:
+    url = _str(value)
+    if not re.match(r"https?://[^/\s]+", url):
+        raise ValueError(f"expected an http(s) URL like https://bots.example.com/x, got {url!r}")
+    return url.rstrip("/")
 
 
 def _str(value: Any) -> str:
@@ -325,6 +357,42 @@ def _any(value: Any) -> Any:
     return value
 
 
+_CHECKOUT_KEYS = ("repo", "ref")
+
+
+def _keep_workspace(value: Any) -> KeepWorkspace:
+    text = _str(value)
+    try:
+        return KeepWorkspace(text)
+    except ValueError:
+        raise ValueError(f"expected 'never', 'on_failure' or 'always', got {text!r}") from None
+
+
+def _checkout(value: Any) -> Checkout:
+    """``"none"``, ``"head"``, ``"merge"`` or ``{ repo = "o/r", ref = "main" }``."""
+    if isinstance(value, str):
+        if value not in ("none", "head", "merge"):
+            raise ValueError(
+                f"expected 'none', 'head', 'merge' or a table {{ repo, ref }}, got {value!r}"
+            )
+        return as_checkout(value)
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a string or a table {{ repo, ref }}, got {_kind(value)}")
+    unknown = [k for k in value if k not in _CHECKOUT_KEYS]
+    if unknown:
+        hint = _suggest(unknown[0], dict.fromkeys(_CHECKOUT_KEYS))
+        raise ValueError(f"unknown key {unknown[0]!r}{hint}")
+    if "repo" not in value:
+        raise ValueError("a checkout table needs a 'repo' (\"owner/name\" or a clone URL)")
+    repo = _str(value["repo"])
+    ref = _opt_str(value.get("ref"))
+    if not repo.strip():
+        raise ValueError("empty repo")
+    if ref is not None and not ref.strip():
+        raise ValueError("empty ref (leave it out for the default branch)")
+    return Checkout(CheckoutKind.REF, repo=repo, ref=ref)
+
+
 def _log_format(value: Any) -> str:
     text = _str(value)
     if text not in ("text", "json"):
@@ -355,6 +423,8 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
         "backoff_max": parse_duration,
         "max_rate_wait": parse_duration,
         "log_format": _log_format,
+        "lease": parse_duration,
+        "heartbeat": parse_duration,
     },
     "http": {
         "api_keys_env": _str,
@@ -363,8 +433,14 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
         "metrics_keys_env": _str,
         "cors_origins": _strs,
         "max_body_bytes": _pos_int,
+        "public_url": _public_url,
     },
-    "github": {"webhook_secrets_env": _str, "dedup_ttl": parse_duration},
+    "github": {
+        "webhook_secrets_env": _str,
+        "dedup_ttl": parse_duration,
+        "workspaces_dir": _str,
+        "mirror_ttl_days": _pos_int,
+    },
     "webhooks.NAME": {"secret_env": _str, "signature_header": _str, "delivery_header": _str},
     "prices.MODEL": {
         "input": _number,
@@ -372,7 +448,13 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
         "cache_read": _number,
         "cache_write": _number,
     },
-    "accounts.NAME": {"provider": _str, "env": _str_map, "env_from": _str_map},
+    "accounts.NAME": {
+        "provider": _str,
+        "env": _str_map,
+        "env_from": _str_map,
+        "max_cost_usd_per_day": _number,
+        "max_cost_usd_per_month": _number,
+    },
     "bots.NAME": {
         "provider": _str,
         "account": _opt_str,
@@ -386,7 +468,10 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
         "idle_timeout": parse_duration,
         "max_cost_usd": _number,
         "max_tokens": _pos_int,
+        "max_cost_usd_per_day": _number,
+        "max_cost_usd_per_month": _number,
         "max_attempts": _pos_int,
+        "retry_interrupted": _bool,
         "concurrency": _any,
         "env": _str_map,
         "options": _any_map,
@@ -395,6 +480,9 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
         "disallowed_tools": _strs,
         "mcp_config": _str,
         "description": _str,
+        "checkout": _checkout,
+        "keep_workspace": _keep_workspace,
+        "checkout_untrusted": _bool,
     },
     "bots.NAME.concurrency": {"limit": _pos_int, "group": _str, "policy": ConcurrencyPolicy},
     "on: github": {
@@ -407,6 +495,8 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
         "authors": _strs,
         "commands": _strs,
         "ignore_bots": _bool,
+        "drafts": _bool,
+        "author_associations": _strs,
     },
     "on: cron": {
         "cron": _cron_str,

@@ -64,6 +64,11 @@ class ConflictError(AgentedError):
     """The operation does not fit the object's current state (e.g. resume of a finished run)."""
 
 
+class LeaseLost(AgentedError):
+    """This process no longer holds an execution it ran: another one took it over (its lease
+    ran out), so it may write neither its events nor its status."""
+
+
 class TemplateError(AgentedError):
     """A template is malformed, or names a key its context does not provide."""
 

@@ -7,17 +7,21 @@ it to ``Agented.open(..., plugins=[...])``. Every hook is optional.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .broker import BrokerFactory
+    from .config import Config
     from .config_keys import PluginKeys
+    from .errors import Problem
     from .models import Bot, Execution, Progress
     from .providers.base import Provider
-    from .store.base import StoreFactory
+    from .store.base import Store, StoreFactory
 
 PROJECT = "agented"
 
@@ -84,6 +88,16 @@ def agented_config_keys() -> PluginKeys:
     raise NotImplementedError
 
 
+@hookspec
+def agented_config_problems(config: Config) -> Iterable[Problem]:
+    """Return problems of ``config`` only this plugin can see (e.g. a key needing another).
+
+    Called by :func:`agented_core.validation.validate` (so by ``agented check`` and before
+    :meth:`Agented.open` writes anything); a problem that is not a warning stops the opening.
+    """
+    raise NotImplementedError
+
+
 # Lifecycle hooks. Each may return an awaitable. An exception is logged and recorded: on the
 # execution as an ``error`` event (data ``kind: "plugin"``, ``hook``, ``plugin``, ``message``),
 # on the delivery log entry (``hook_errors``) for a delivery; it never changes an outcome.
@@ -132,12 +146,31 @@ def agented_execution_finished(execution: Execution) -> Any:
     raise NotImplementedError
 
 
+@hookspec
+def agented_configured(config: Config, store: Store) -> Any:
+    """Called when agented opens (before any run) and after every reload, with the
+    configuration now in use and the store, for plugins that read their keys (``Config.extra``,
+    ``Bot.extra``) or the history of runs. May return an awaitable; an exception is logged."""
+    raise NotImplementedError
+
+
+@hookspec
+def agented_schedule_missed(bot: str, fire: datetime, reason: str) -> Any:
+    """Called when a cron fire of ``bot`` started no run: its start failed, or it was missed
+    while nothing was running and ``catch_up = "skip"`` dropped it. (A fire whose run then
+    ends ``skipped``, at a spend cap say, is an execution: see ``agented_execution_finished``.)
+    May return an awaitable; an exception is logged."""
+    raise NotImplementedError
+
+
 @hookspec(firstresult=True)
 def agented_workspace_credentials(url: str) -> Mapping[str, str] | None:
     """Return git credentials for the repository at ``url``, or ``None`` to pass.
 
     A mapping as git's credential helper protocol has it (``username``, ``password``); the first
-    plugin giving one wins. Credentials are never written to an event, a log or the store.
+    plugin giving one wins. May return an awaitable (an ``async def`` implementation). Asked
+    only when a workspace's git command must reach the http(s) remote ``url``; the values reach
+    that one command only, never an event, a log, the store or a git config.
     """
     raise NotImplementedError
 
@@ -147,5 +180,51 @@ def agented_brokers() -> Mapping[str, BrokerFactory]:
     """Return broker factories by URL scheme, e.g. ``{"redis": make_redis_broker}``.
 
     A factory takes the ``broker`` URL and returns an unopened :class:`Broker`.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def agented_opened(agented: Any) -> Any:
+    """Called once ``agented`` (an :class:`agented_core.Agented`) is open, before it serves.
+
+    The store is open and recovery done.
+
+    A plugin keeping state per instance gets the facade here (its config, store, event log). An
+    awaitable returned runs in the background while the instance stays open and is cancelled
+    when it closes (e.g. a sweep); an exception in it is logged. An entry point naming a class
+    gets one instance of it per :class:`Agented`, so such state is never shared between two.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def agented_agent_env(bot: Bot, execution: Execution) -> Any:
+    """Return extra environment variables for the agent's process of this attempt, or ``None``.
+
+    Called before each attempt is prepared; may return an awaitable. Every value is treated as
+    a secret (redacted from events, logs and the store). An exception fails the attempt before
+    its process starts (error kind ``launch``), naming the plugin.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def agented_secrets() -> Iterable[str]:
+    """Return secret values this plugin holds now (tokens it made), to redact from every event.
+
+    Consulted whenever an attempt's redactor is made; values shorter than six characters are
+    ignored, as for the environment's secrets.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def agented_changed_files(context: Mapping[str, Any]) -> Any:
+    """Return the changed paths of the pull request of a delivery's ``context``, or ``None``.
+
+    Asked once per delivery, and only when a trigger's ``paths`` filter of a pull request
+    event needs them; may return an awaitable. The first plugin giving a list wins; ``None``
+    (or an exception, which is logged) leaves them unknown, and such triggers do not fire.
     """
     raise NotImplementedError

@@ -59,6 +59,7 @@ class ErrorKind(enum.StrEnum):
     OVERLOADED = "overloaded"
     NETWORK = "network"
     LAUNCH = "launch"
+    WORKSPACE = "workspace"
     BAD_REQUEST = "bad_request"
     CONTEXT = "context"
     IDLE = "idle"
@@ -84,6 +85,7 @@ class EventKind:
     STDERR = "stderr"
     RAW = "raw"
     RESYNC = "resync"
+    WORKSPACE = "workspace"
 
 
 class ConcurrencyPolicy(enum.StrEnum):
@@ -135,6 +137,10 @@ class GitHubTrigger:
     authors: tuple[str, ...] = field(default=(), converter=_strs)
     commands: tuple[str, ...] = field(default=(), converter=_strs)
     ignore_bots: bool = True
+    drafts: bool = True
+    """``False`` skips draft pull requests."""
+    author_associations: tuple[str, ...] = field(default=(), converter=_strs)
+    """The author's association with the repository (``OWNER``, ``MEMBER``, ...), any of."""
     extra: Mapping[str, Any] = field(factory=dict)
     """The values of keys plugins declare (``agented_config_keys``), by key."""
 
@@ -202,13 +208,18 @@ class Account:
     """A named set of credentials for a provider.
 
     ``env`` is set in the child's environment as given; ``env_from`` maps a child variable to the
-    name of a host variable whose value it takes.
+    name of a host variable whose value it takes. ``max_cost_usd_per_day`` / ``_per_month``
+    cap what runs on it may spend (the chain passes over an account at its cap).
     """
 
     name: str
     provider: str
     env: Mapping[str, str] = field(factory=dict)
     env_from: Mapping[str, str] = field(factory=dict)
+    max_cost_usd_per_day: float | None = None
+    """Spend cap of the account's runs over a calendar day (``[agented] timezone``)."""
+    max_cost_usd_per_month: float | None = None
+    """Spend cap of the account's runs over a calendar month."""
 
 
 @frozen
@@ -225,6 +236,84 @@ class ChainEntry:
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.account}" if self.account else self.provider
+
+
+class CheckoutKind(enum.StrEnum):
+    """What a bot checks out: nothing, the delivery's commit, a PR's merge ref, or a named ref."""
+
+    NONE = "none"
+    HEAD = "head"
+    MERGE = "merge"
+    REF = "ref"
+
+
+@frozen
+class Checkout:
+    """A bot's ``checkout``: ``"none"``, ``"head"``, ``"merge"`` or ``{ repo, ref }`` (``ref``).
+
+    ``repo`` (``"owner/name"``, a clone URL or a local path) and ``ref`` (a branch, a tag, a full
+    ref or a commit sha; the remote's default branch when ``None``) are templates, rendered with
+    the run's context, so a manual run may pass them as parameters.
+    """
+
+    kind: CheckoutKind = CheckoutKind.NONE
+    repo: str | None = None
+    ref: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """True when the bot gets a workspace."""
+        return self.kind is not CheckoutKind.NONE
+
+
+def as_checkout(value: Any) -> Checkout:
+    """A :class:`Checkout` from ``"none"``/``"head"``/``"merge"``, ``{repo, ref}`` or itself."""
+    if isinstance(value, Checkout):
+        return value
+    if isinstance(value, str):
+        kind = CheckoutKind(value)
+        if kind is CheckoutKind.REF:
+            raise ValueError('checkout \'ref\' needs a table: { repo = "o/r", ref = "main" }')
+        return Checkout(kind)
+    if isinstance(value, Mapping):
+        return Checkout(CheckoutKind.REF, repo=value.get("repo"), ref=value.get("ref"))
+    raise TypeError(f"expected a checkout, got {type(value).__name__}")
+
+
+class KeepWorkspace(enum.StrEnum):
+    """When a run's workspace stays on disk after the execution ends."""
+
+    NEVER = "never"
+    ON_FAILURE = "on_failure"
+    ALWAYS = "always"
+
+    def keeps(self, status: Status) -> bool:
+        """True when a workspace of an execution ending ``status`` is kept.
+
+        ``on_failure`` keeps it after ``failed``, ``timed_out``, ``budget_exceeded`` and
+        ``interrupted``; a success, a cancel and a skip remove it.
+        """
+        if self is KeepWorkspace.ALWAYS:
+            return True
+        if self is KeepWorkspace.ON_FAILURE:
+            return status in FAILURE_STATUSES
+        return False
+
+
+FAILURE_STATUSES = frozenset(
+    {Status.FAILED, Status.TIMED_OUT, Status.BUDGET_EXCEEDED, Status.INTERRUPTED}
+)
+
+
+@frozen
+class Workspace:
+    """An execution's checkout: the worktree's ``path``, the ``repo``, the exact ``sha`` and the
+    ``ref`` it came from (the prompt context's ``workspace``)."""
+
+    path: str
+    repo: str
+    sha: str
+    ref: str
 
 
 @frozen
@@ -244,7 +333,12 @@ class Bot:
     idle_timeout: float | None = None
     max_cost_usd: float | None = None
     max_tokens: int | None = None
+    max_cost_usd_per_day: float | None = None
+    max_cost_usd_per_month: float | None = None
     max_attempts: int = 3
+    retry_interrupted: bool = False
+    """An attempt cut by its worker's or host's death runs again (while attempts remain)
+    instead of the execution ending ``interrupted``."""
     concurrency: Concurrency = Concurrency()
     env: Mapping[str, str] = field(factory=dict)
     options: Mapping[str, Any] = field(factory=dict)
@@ -253,6 +347,11 @@ class Bot:
     disallowed_tools: tuple[str, ...] = field(default=(), converter=_strs)
     mcp_config: str | None = None
     description: str | None = None
+    checkout: Checkout = field(default=Checkout(), converter=as_checkout)
+    """What the run checks out into its own worktree (``workdir`` is then relative to it)."""
+    keep_workspace: KeepWorkspace = KeepWorkspace.NEVER
+    checkout_untrusted: bool = False
+    """Check out a fork's code on ``pull_request_target`` and ``issue_comment`` deliveries."""
     extra: Mapping[str, Any] = field(factory=dict)
     """The values of keys plugins declare (``agented_config_keys``), by key."""
 
@@ -351,6 +450,9 @@ class AttemptRecord:
     limit_kind: str | None = None
     reset_at: datetime | None = None
     decision: str | None = None
+    headroom: dict[str, Any] | None = None
+    """The usage window the CLI last reported during the attempt (``{window, status,
+    utilization, resets_at, observed_at}``), when it reports one."""
 
 
 @define
@@ -394,6 +496,8 @@ class Execution:
     rerun_of: str | None = None
     last_seq: int = 0
     attempts: list[AttemptRecord] = field(factory=list)
+    workspace: Workspace | None = None
+    """The checkout of a bot with ``checkout`` set, once made (kept across attempts)."""
 
     @property
     def cost_usd(self) -> float | None:

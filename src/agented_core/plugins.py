@@ -95,6 +95,17 @@ class Plugins:
                 log.warning("%s", self.errors[-1])
                 continue
             version = ep.dist.version if ep.dist else ""
+            if isinstance(plugin, type):  # a class: one instance per Plugins, to keep state in
+                try:
+                    plugin = plugin()
+                except Exception as exc:
+                    self.errors.append(
+                        PluginError(
+                            f"plugin {ep.name!r} (from {dist}) could not be created: "
+                            f"{type(exc).__name__}: {exc}"
+                        )
+                    )
+                    continue
             self._register(plugin, ep.name, f"{dist} {version}".strip())
 
     def _collect_providers(self) -> tuple[dict[str, Provider], dict[str, str]]:
@@ -255,6 +266,76 @@ class Plugins:
                 failures.append(HookFailure(hook, impl.plugin_name, f"{type(exc).__name__}: {exc}"))
         return failures
 
+    def config_problems(self, config: Any) -> list[Any]:
+        """Problems plugins find in ``config`` (``agented_config_problems``)."""
+        from .errors import Problem
+
+        problems: list[Any] = []
+        for impl in self.manager.hook.agented_config_problems.get_hookimpls():
+            try:
+                given: Any = impl.function(config=config)
+                problems.extend(given or ())
+            except Exception as exc:
+                problems.append(
+                    Problem(f"plugin {impl.plugin_name!r} failed to check the config: {exc}")
+                )
+        return problems
+
+    def start_opened(self, agented: Any, task_group: Any) -> None:
+        """Call ``agented_opened``; run the awaitables returned in ``task_group``, logged."""
+        for impl in self.manager.hook.agented_opened.get_hookimpls():
+            try:
+                result = impl.function(agented=agented)
+            except Exception:
+                log.exception("plugin %r failed in agented_opened", impl.plugin_name)
+                continue
+            if inspect.isawaitable(result):
+                task_group.start_soon(_logged, result, impl.plugin_name, "agented_opened")
+
+    async def agent_env(self, bot: Any, execution: Any) -> dict[str, str]:
+        """The extra environment plugins give an attempt's agent (``agented_agent_env``).
+
+        Raises :class:`PluginError` naming the plugin that failed.
+        """
+        env: dict[str, str] = {}
+        for impl in self.manager.hook.agented_agent_env.get_hookimpls():
+            try:
+                result: Any = impl.function(bot=bot, execution=execution)
+                if inspect.isawaitable(result):
+                    result = await result
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} failed to give the agent's environment: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
+            env.update({str(k): str(v) for k, v in (result or {}).items()})
+        return env
+
+    def secrets(self) -> list[str]:
+        """Secret values plugins hold now (``agented_secrets``), for the redactor."""
+        values: list[str] = []
+        for impl in self.manager.hook.agented_secrets.get_hookimpls():
+            try:
+                given: Any = impl.function()
+                values.extend(str(v) for v in given or ())
+            except Exception:
+                log.exception("plugin %r failed in agented_secrets", impl.plugin_name)
+        return values
+
+    async def changed_files(self, context: Mapping[str, Any]) -> Sequence[str] | None:
+        """A pull request's changed paths from the first plugin listing them, or ``None``."""
+        for impl in self.manager.hook.agented_changed_files.get_hookimpls():
+            try:
+                result: Any = impl.function(context=context)
+                if inspect.isawaitable(result):
+                    result = await result
+            except Exception:
+                log.exception("plugin %r failed in agented_changed_files", impl.plugin_name)
+                continue
+            if result is not None:
+                return [str(path) for path in result]
+        return None
+
     def workspace_credentials(self, url: str) -> Mapping[str, str] | None:
         """Git credentials for the repository at ``url`` from the first plugin giving some."""
         result: Mapping[str, str] | None = self.manager.hook.agented_workspace_credentials(url=url)
@@ -263,3 +344,10 @@ class Plugins:
     def versions(self) -> dict[str, str]:
         """Each registered plugin and where it came from (distribution and version)."""
         return dict(self.sources)
+
+
+async def _logged(awaitable: Any, plugin: str, hook: str) -> None:
+    try:
+        await awaitable
+    except Exception:
+        log.exception("plugin %r failed in the background of %s", plugin, hook)

@@ -4,8 +4,8 @@ These are facts of the machine, not of the configuration, so they are warnings (
 --strict`` makes them errors): a provider's CLI missing from PATH (with the plugin's pinned
 install command) or of a version the plugin does not support; host variables named in an
 account's ``env_from`` that are unset; a workdir that does not exist; a fallback chain in which
-no entry can run. :func:`cli_statuses` gives the CLI facts alone, for ``agented version`` and
-``GET /health/ready``.
+no entry can run; git missing while a bot checks out code. :func:`cli_statuses` gives the CLI
+facts alone, for ``agented version`` and ``GET /health/ready``.
 """
 
 from __future__ import annotations
@@ -153,6 +153,16 @@ def readiness(
             )
     for bot in config.bots.values():
         out.extend(_bot_readiness(bot, config, plugins, unset, file))
+    checkouts = [bot.name for bot in config.bots.values() if bot.checkout.enabled]
+    if checkouts and shutil.which("git", path=environ.get("PATH", "")) is None:
+        out.append(
+            Problem(
+                "git is not on PATH, and bot(s) " + ", ".join(checkouts) + " check out code",
+                file=file,
+                field="checkout",
+                warning=True,
+            )
+        )
     return out
 
 

@@ -11,7 +11,15 @@ from attrs import evolve
 
 from .config import Config
 from .errors import Problem
-from .models import Bot, GitHubTrigger, ManualTrigger, ScheduleTrigger, WebhookTrigger
+from .models import (
+    Bot,
+    CheckoutKind,
+    GitHubTrigger,
+    KeepWorkspace,
+    ManualTrigger,
+    ScheduleTrigger,
+    WebhookTrigger,
+)
 from .plugins import Plugins
 from .run._prompts import check
 from .triggers._contexts import OPEN, ContextShape, Record, shape_for
@@ -35,8 +43,19 @@ def validate(config: Config, plugins: Plugins) -> list[Problem]:
                     field=f"accounts.{name}.provider",
                 )
             )
+    settings = config.settings
+    if settings.heartbeat * 2 > settings.lease:
+        problems.append(
+            Problem(
+                f"heartbeat ({settings.heartbeat:g}s) must be at most half the lease "
+                f"({settings.lease:g}s): a live owner would lose its executions between beats",
+                file=file,
+                field="agented.heartbeat",
+            )
+        )
     for bot in config.bots.values():
         problems.extend(validate_bot(bot, config, plugins))
+    problems.extend(plugins.config_problems(config))
     return problems
 
 
@@ -104,6 +123,7 @@ def validate_bot(bot: Bot, config: Config, plugins: Plugins) -> list[Problem]:
     if bot.workdir:
         # whether it exists is a fact of the machine: agented_core.readiness
         out.extend(problem(p, "workdir") for p in check(bot.workdir, shape))
+    out.extend(_checkout_problems(bot, shape, problem))
     out.extend(_trigger_problems(bot, config, problem))
     if not bot.triggers:
         out.append(
@@ -111,13 +131,106 @@ def validate_bot(bot: Bot, config: Config, plugins: Plugins) -> list[Problem]:
                 "no triggers: the bot can only be run by name ('on' is empty)", "on", warning=True
             )
         )
-    if bot.max_cost_usd is not None:
-        out.extend(_budget_problems(bot, config, plugins, problem))
+    for key in ("max_cost_usd", "max_cost_usd_per_day", "max_cost_usd_per_month"):
+        if getattr(bot, key) is not None:
+            out.extend(_budget_problems(bot, config, plugins, problem, key))
+    if bot.retry_interrupted and bot.max_attempts < 2:
+        out.append(
+            problem(
+                "retry_interrupted does nothing with max_attempts = 1: an interrupted attempt "
+                "is the last one",
+                "retry_interrupted",
+                warning=True,
+            )
+        )
+    return out
+
+
+_PR_EVENTS = (
+    "pull_request",
+    "pull_request_target",
+    "pull_request_review",
+    "pull_request_review_comment",
+    "pull_request_review_thread",
+    "issue_comment",
+)
+
+
+def _checkout_problems(
+    bot: Bot, shape: ContextShape, problem: Callable[..., Problem]
+) -> list[Problem]:
+    """A checkout its triggers cannot give, templates of a named one, keys without effect."""
+    out: list[Problem] = []
+    checkout = bot.checkout
+    if not checkout.enabled:
+        if bot.keep_workspace is not KeepWorkspace.NEVER:
+            out.append(problem("has no effect without a checkout", "keep_workspace", warning=True))
+        if bot.checkout_untrusted:
+            out.append(
+                problem("has no effect without a checkout", "checkout_untrusted", warning=True)
+            )
+        return out
+    if checkout.kind is CheckoutKind.REF:
+        for key in ("repo", "ref"):
+            value = getattr(checkout, key)
+            if value:
+                out.extend(problem(p, f"checkout.{key}") for p in check(value, shape))
+    else:
+        github = [t for t in bot.triggers if isinstance(t, GitHubTrigger)]
+        others = [t for t in bot.triggers if not isinstance(t, GitHubTrigger)]
+        what = f"checkout = {checkout.kind.value!r} takes the commit of a GitHub delivery"
+        if not github:
+            out.append(
+                problem(
+                    f"{what}, and this bot has no GitHub trigger: name the repository and ref, "
+                    'checkout = { repo = "owner/name", ref = "main" }',
+                    "checkout",
+                )
+            )
+        elif others:
+            out.append(
+                problem(
+                    f"{what}: runs from the bot's other triggers have none and fail",
+                    "checkout",
+                    warning=True,
+                )
+            )
+        if checkout.kind is CheckoutKind.MERGE:
+            for index, trigger in enumerate(bot.triggers):
+                if isinstance(trigger, GitHubTrigger) and trigger.event not in _PR_EVENTS:
+                    out.append(
+                        problem(
+                            f"checkout = 'merge' takes a pull request's merge ref, and "
+                            f"{trigger.event} deliveries are not about a pull request",
+                            f"on[{index}]",
+                        )
+                    )
+    if bot.workdir and bot.workdir.startswith(("/", "~")):
+        out.append(
+            problem(
+                "with a checkout, workdir is a folder inside the checkout: make it relative",
+                "workdir",
+            )
+        )
+    if bot.checkout_untrusted:
+        out.append(
+            problem(
+                "checkout_untrusted = true: pull_request_target and issue_comment runs check out "
+                "code from forks, which anyone can write, and run the agent on it with this "
+                "bot's tools and accounts",
+                "checkout_untrusted",
+                warning=True,
+            )
+        )
     return out
 
 
 def _budget_problems(
-    bot: Bot, config: Config, plugins: Plugins, problem: Callable[..., Problem]
+    bot: Bot,
+    config: Config,
+    plugins: Plugins,
+    problem: Callable[..., Problem],
+    key: str = "max_cost_usd",
 ) -> list[Problem]:
     """A warning for each provider of the chain whose runs' cost cannot be known."""
     out: list[Problem] = []
@@ -133,9 +246,9 @@ def _budget_problems(
         model = f"model {model_name!r}" if model_name else "the entry (it names no model)"
         out.append(
             problem(
-                f"max_cost_usd is set but provider {name!r} reports no cost and there is no "
+                f"{key} is set but provider {name!r} reports no cost and there is no "
                 f"[prices] entry for {model}: the budget cannot be enforced",
-                "max_cost_usd",
+                key,
                 warning=True,
             )
         )

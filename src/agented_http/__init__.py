@@ -1,14 +1,15 @@
 """agented_http: the Starlette adapter over agented_core's public API.
 
 ``create_app(agented, settings)`` is the sub-app (auth, REST, webhooks, SSE), mountable under any
-prefix in any ASGI host; ``create_server`` / ``serve`` are the reference server that
-``agented serve`` runs (index page at ``/``, the sub-app at ``/agented``, uvicorn, one worker).
+prefix in any ASGI host, with its dashboard at ``/ui/``; ``create_server`` / ``serve`` are the
+reference server that ``agented serve`` runs (``/`` opening the dashboard, the sub-app at
+``/agented``, uvicorn, one worker).
 ``AsyncClient`` / ``Client`` are a client of that API, for hosts and for ``agented --url``.
 """
 
 from .app import create_app
 from .client import AsyncClient, Client
-from .client_calls import BotInfo, ExecutionPage
+from .client_calls import BotInfo, ExecutionPage, SearchHit, SearchPage, SearchResult
 from .client_errors import (
     AgentedHTTPError,
     BadRequestError,
@@ -34,6 +35,9 @@ __all__ = [
     "HTTPConflictError",
     "HTTPNotFoundError",
     "NoApiKeyError",
+    "SearchHit",
+    "SearchPage",
+    "SearchResult",
     "Settings",
     "StreamToken",
     "StreamTokens",

@@ -20,7 +20,7 @@ from agented_core import Agented, AgentedError
 from agented_core.config import HttpSettings
 from agented_core.logs import LogContext
 
-from . import audit, bots, executions, health, openapi, sse, webhooks, whoami
+from . import accounts, audit, bots, executions, health, openapi, reload, sse, ui, webhooks, whoami
 from .auth import AuthMiddleware, keys_from_env
 from .context import Context
 from .cors import JsonCORSMiddleware
@@ -78,6 +78,9 @@ def create_app(agented: Agented, settings: Settings | None = None) -> Starlette:
         *openapi.routes(ctx),
         *whoami.routes(ctx),
         *audit.routes(ctx),
+        *accounts.routes(ctx),
+        *ui.routes(ctx),
+        *reload.routes(ctx),
         *_metrics_routes(ctx),
     ]
     roles = RouteRoles()

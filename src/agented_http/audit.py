@@ -25,7 +25,7 @@ from .operations import E401, LIMIT, STRING, Operation, error, json_answer, path
 from .roles import Principal
 
 MAX_LIMIT = 500
-ACTIONS = ("run", "cancel", "pause", "resume", "rerun", "redeliver")
+ACTIONS = ("run", "cancel", "pause", "resume", "rerun", "redeliver", "clear_cooldown", "reload")
 """The audited actions."""
 
 

@@ -3,8 +3,9 @@
 A request passes with an API key (``X-API-Key: KEY`` or ``Authorization: Bearer KEY``, compared in
 constant time against every configured key), or when it is on the allowlist DESIGN gives
 (``GET /health``, ``GET /health/ready``, ``POST /webhooks/github``, ``POST /webhooks/{source}``:
-the webhooks check their own signatures), or, on the SSE route only, with a stream token for
-that execution (``?token=``). Everything else, unknown paths included, answers 401.
+the webhooks check their own signatures; and the dashboard's static shell under ``GET /ui/``),
+or, on the SSE route only, with a stream token for that execution (``?token=``). Everything
+else, unknown paths included, answers 401.
 
 A key has a role (:mod:`agented_http.roles`); a route whose role the key lacks answers 403
 ``forbidden``, naming the role it needs. The request's :class:`~agented_http.roles.Principal` is
@@ -41,6 +42,8 @@ _PUBLIC: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
     (frozenset({"GET", "HEAD"}), re.compile(r"/health")),
     (frozenset({"GET", "HEAD"}), re.compile(r"/health/ready")),
     (frozenset({"POST"}), re.compile(r"/webhooks/[^/]+")),
+    # the dashboard's static shell: every request it makes for data carries a key
+    (frozenset({"GET", "HEAD"}), re.compile(r"/ui/(?:[^/]+|executions/[^/]+|static/[^/]+)?")),
 )
 _SSE = re.compile(r"/executions/(?P<id>[^/]+)/events")
 

@@ -9,6 +9,7 @@ from starlette.routing import Route
 from agented_core import Execution
 
 from . import audit
+from .accounts import spend_by_name
 from .bodies import json_object
 from .context import Context
 from .errors import bad_request
@@ -87,12 +88,18 @@ def routes(ctx: Context) -> list[Route]:
     ag = ctx.agented
 
     async def list_bots(request: Request) -> Response:
-        items = [bot_data(bot, ag.next_fire(name)) for name, bot in sorted(ag.bots.items())]
+        spend = await spend_by_name(ag, "bot")
+        items = [
+            {**bot_data(bot, ag.next_fire(name)), "spend": spend.get(name)}
+            for name, bot in sorted(ag.bots.items())
+        ]
         return JSONResponse({"items": items})
 
     async def get_bot(request: Request) -> Response:
         name = request.path_params["name"]
-        return JSONResponse(bot_data(ag.bot(name), ag.next_fire(name)))
+        bot = ag.bot(name)
+        spend = await spend_by_name(ag, "bot")
+        return JSONResponse({**bot_data(bot, ag.next_fire(name)), "spend": spend.get(name)})
 
     async def run_bot(request: Request) -> Response:
         name = request.path_params["name"]

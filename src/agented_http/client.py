@@ -29,11 +29,11 @@ from typing import Any, Self, TypeVar
 import anyio
 import httpx
 
-from agented_core import Event, Execution
+from agented_core import Event, Execution, SpendTotals
 from agented_core.triggers import DryRun
 
 from . import client_calls as calls
-from .client_calls import BotInfo, Call, ExecutionPage, StatusFilter
+from .client_calls import BotInfo, Call, ExecutionPage, SearchPage, StatusFilter
 from .client_errors import error_for, unreachable
 from .client_sse import Follow, FrameDecoder
 from .tokens import StreamToken
@@ -178,6 +178,21 @@ class AsyncClient:
             calls.executions(bot=bot, status=status, prefix=prefix, limit=limit, cursor=cursor)
         )
 
+    async def search(
+        self,
+        text: str,
+        *,
+        bot: str | None = None,
+        status: StatusFilter = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> SearchPage:
+        """Executions whose events' text matches ``text`` (every word; ``"phrases"``;
+        ``word*``), most recently written first, each with snippets of its matching events."""
+        return await self._send(
+            calls.search(text, bot=bot, status=status, limit=limit, cursor=cursor)
+        )
+
     async def pages(
         self,
         *,
@@ -278,6 +293,30 @@ class AsyncClient:
         """The newest webhook deliveries and what each started or why not."""
         return await self._send(calls.deliveries(limit))
 
+    async def redeliver(self, delivery_id: str) -> dict[str, Any]:
+        """Match a stored delivery's payload again as a new delivery; what it started."""
+        return await self._send(calls.redeliver(delivery_id))
+
+    async def accounts(self) -> dict[str, Any]:
+        """Accounts (cooldowns, breakers, spend) and every provider's breaker."""
+        return await self._send(calls.accounts())
+
+    async def spend(self) -> builtins.list[SpendTotals]:
+        """Every bot's and account's spend today and this month with its caps, bots first (as
+        :meth:`agented_core.Agented.spend`; from ``GET /bots`` and ``GET /accounts``; what
+        an older server does not show is left out)."""
+        return calls.spend_totals(await self.bots(), await self.accounts())
+
+    async def clear_account(self, name: str) -> dict[str, Any]:
+        """End an account's cooldown now; the account as it is now."""
+        return await self._send(calls.clear_account(name))
+
+    async def cancel_many(
+        self, *, bot: str | None = None, status: StatusFilter = None
+    ) -> dict[str, Any]:
+        """Cancel every execution of ``bot`` and/or ``status``; ``cancelled`` and ``failed``."""
+        return await self._send(calls.cancel_many(bot, status))
+
 
 class Client:
     """The blocking twin of :class:`AsyncClient`: the same methods, on ``httpx.Client``.
@@ -365,6 +404,18 @@ class Client:
         return self._send(
             calls.executions(bot=bot, status=status, prefix=prefix, limit=limit, cursor=cursor)
         )
+
+    def search(
+        self,
+        text: str,
+        *,
+        bot: str | None = None,
+        status: StatusFilter = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> SearchPage:
+        """See :meth:`AsyncClient.search`."""
+        return self._send(calls.search(text, bot=bot, status=status, limit=limit, cursor=cursor))
 
     def pages(
         self,
@@ -457,3 +508,23 @@ class Client:
     def deliveries(self, limit: int = 50) -> builtins.list[dict[str, Any]]:
         """See :meth:`AsyncClient.deliveries`."""
         return self._send(calls.deliveries(limit))
+
+    def redeliver(self, delivery_id: str) -> dict[str, Any]:
+        """See :meth:`AsyncClient.redeliver`."""
+        return self._send(calls.redeliver(delivery_id))
+
+    def accounts(self) -> dict[str, Any]:
+        """See :meth:`AsyncClient.accounts`."""
+        return self._send(calls.accounts())
+
+    def spend(self) -> builtins.list[SpendTotals]:
+        """See :meth:`AsyncClient.spend`."""
+        return calls.spend_totals(self.bots(), self.accounts())
+
+    def clear_account(self, name: str) -> dict[str, Any]:
+        """See :meth:`AsyncClient.clear_account`."""
+        return self._send(calls.clear_account(name))
+
+    def cancel_many(self, *, bot: str | None = None, status: StatusFilter = None) -> dict[str, Any]:
+        """See :meth:`AsyncClient.cancel_many`."""
+        return self._send(calls.cancel_many(bot, status))

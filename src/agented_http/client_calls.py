@@ -16,7 +16,7 @@ from urllib.parse import quote
 import httpx
 from attrs import field, frozen
 
-from agented_core import Bot, Event, Execution, Param, Status, from_data
+from agented_core import Bot, Event, Execution, Param, SpendTotals, Status, from_data
 from agented_core.triggers import DryRun
 
 from .tokens import StreamToken
@@ -35,6 +35,8 @@ class BotInfo:
     bot: Bot
     params: tuple[Param, ...] = ()
     next_fire: datetime | None = None
+    spend: SpendTotals | None = None
+    """Its spend against its caps (``None`` from a server that shows none)."""
 
     @property
     def name(self) -> str:
@@ -48,6 +50,34 @@ class ExecutionPage:
     ``context``) and the cursor of the next page (``None`` on the last)."""
 
     items: list[Execution] = field(factory=list)
+    next_cursor: str | None = None
+
+
+@frozen
+class SearchHit:
+    """A matching event as ``GET /executions?q=`` shows it: the text around the first match,
+    and the ``(start, end)`` of each matched word within it."""
+
+    seq: int
+    kind: str
+    time: datetime
+    snippet: str
+    highlights: tuple[tuple[int, int], ...] = ()
+
+
+@frozen
+class SearchResult:
+    """An execution found by a search, with its latest matching events."""
+
+    execution: Execution
+    matches: tuple[SearchHit, ...] = ()
+
+
+@frozen
+class SearchPage:
+    """One page of ``GET /executions?q=``, most recently written first."""
+
+    items: list[SearchResult] = field(factory=list)
     next_cursor: str | None = None
 
 
@@ -85,17 +115,76 @@ def _bot(data: Mapping[str, Any]) -> BotInfo:
     fields = dict(data)
     params = from_data(fields.pop("params", []), tuple[Param, ...])
     next_fire = fields.pop("next_fire", None)
+    spend = fields.pop("spend", None)
+    bot = from_data(fields, Bot)
     return BotInfo(
-        bot=from_data(fields, Bot),
+        bot=bot,
         params=params,
         next_fire=from_data(next_fire, datetime) if next_fire is not None else None,
+        spend=spend_totals_of("bot", bot.name, spend),
     )
+
+
+def spend_totals(bots: Sequence[BotInfo], accounts: Mapping[str, Any]) -> list[SpendTotals]:
+    """The bots' spend (``GET /bots``), then the accounts' (``GET /accounts``)."""
+    found = [b.spend for b in bots if b.spend is not None]
+    for item in accounts.get("items", []):
+        totals = spend_totals_of("account", str(item.get("name")), item.get("spend"))
+        if totals is not None:
+            found.append(totals)
+    return found
+
+
+def spend_totals_of(scope: str, name: str, data: Any) -> SpendTotals | None:
+    """The ``spend`` of a bot or an account as the server shows it, as :class:`SpendTotals`
+    (``None`` when it shows none)."""
+    if not isinstance(data, Mapping):
+        return None
+
+    def cap(key: str) -> float | None:
+        value = data.get(key)
+        return float(value) if isinstance(value, int | float) else None
+
+    return SpendTotals(
+        scope,
+        name,
+        float(data.get("day_usd") or 0.0),
+        float(data.get("month_usd") or 0.0),
+        cap("max_cost_usd_per_day"),
+        cap("max_cost_usd_per_month"),
+    )
+
+
+def _summary(item: Mapping[str, Any]) -> Execution:
+    """A listed execution: its ``link`` (to its PR or issue) is no field of the model."""
+    return from_data({k: v for k, v in item.items() if k != "link"}, Execution)
 
 
 def _page(response: httpx.Response) -> ExecutionPage:
     data = response.json()
-    items = [from_data(item, Execution) for item in data["items"]]
+    items = [_summary(item) for item in data["items"]]
     return ExecutionPage(items, data.get("next_cursor") or None)
+
+
+def _search_page(response: httpx.Response) -> SearchPage:
+    data = response.json()
+    items = [
+        SearchResult(
+            _summary(item["execution"]),
+            tuple(
+                SearchHit(
+                    hit["seq"],
+                    hit["kind"],
+                    from_data(hit["time"], datetime),
+                    hit["snippet"],
+                    tuple((int(a), int(b)) for a, b in hit["highlights"]),
+                )
+                for hit in item["matches"]
+            ),
+        )
+        for item in data["items"]
+    ]
+    return SearchPage(items, data.get("next_cursor") or None)
 
 
 def ndjson_events(body: bytes) -> list[Event]:
@@ -154,6 +243,14 @@ def executions(
     return Call("GET", "/executions", _page, params=query)
 
 
+def search(
+    text: str, *, bot: str | None, status: StatusFilter, limit: int | None, cursor: str | None
+) -> Call[SearchPage]:
+    """``GET /executions?q=``: one page of the search."""
+    query = _query(q=text, bot=bot, status=_statuses(status), limit=limit, cursor=cursor)
+    return Call("GET", "/executions", _search_page, params=query)
+
+
 def execution(execution_id: str) -> Call[Execution]:
     """``GET /executions/{id}``."""
     return Call("GET", f"/executions/{segment(execution_id)}", _execution)
@@ -206,3 +303,29 @@ def dry_run(event: str, payload: Mapping[str, Any]) -> Call[DryRun]:
 def deliveries(limit: int) -> Call[list[dict[str, Any]]]:
     """``GET /deliveries``: the newest ``limit`` deliveries."""
     return Call("GET", "/deliveries", lambda r: list(r.json()["items"]), params={"limit": limit})
+
+
+def redeliver(delivery_id: str) -> Call[dict[str, Any]]:
+    """``POST /deliveries/{id}/redeliver``: the new delivery's answer (``DeliveryAnswer``)."""
+    return Call("POST", f"/deliveries/{segment(delivery_id)}/redeliver", _data, ok=(200, 202))
+
+
+def accounts() -> Call[dict[str, Any]]:
+    """``GET /accounts``: ``items`` (accounts) and ``breakers`` (providers)."""
+    return Call("GET", "/accounts", _data)
+
+
+def clear_account(name: str) -> Call[dict[str, Any]]:
+    """``POST /accounts/{name}/clear``: the account as it is now."""
+    return Call("POST", f"/accounts/{segment(name)}/clear", _data)
+
+
+def cancel_many(bot: str | None, status: StatusFilter) -> Call[dict[str, Any]]:
+    """``POST /executions/cancel``: ``cancelled`` ids and ``failed`` ones."""
+    body: dict[str, Any] = {}
+    if bot is not None:
+        body["bot"] = bot
+    statuses = _statuses(status)
+    if statuses is not None:
+        body["status"] = statuses.split(",")
+    return Call("POST", "/executions/cancel", _data, json=body)

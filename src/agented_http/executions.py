@@ -9,10 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from agented_core import Execution, NotFoundError, Status, to_data
+from agented_core import ConflictError, Execution, NotFoundError, Status, to_data
+from agented_core.store.search import parse_query
 
 from . import audit
-from .bodies import MAX_SEQ, bool_param, int_param
+from .bodies import MAX_SEQ, bool_param, int_param, json_object
 from .bots import ACCEPTED, accepted
 from .context import Context
 from .errors import bad_request
@@ -29,11 +30,13 @@ from .operations import (
     query,
     ref,
 )
-from .shapes import event_data, execution_data, execution_summary
+from .shapes import event_data, execution_data, execution_summary, search_hit
 
 NDJSON = "application/x-ndjson"
 PAGE = 1000
 MAX_LIMIT = 500
+MAX_QUERY = 500
+SEARCH_LIMIT = 100
 
 
 def _statuses(request: Request) -> list[Status]:
@@ -60,13 +63,49 @@ CONTROLS = {
     "resume": "Resume a paused execution",
 }
 
+CANCELLABLE = (Status.QUEUED, Status.RUNNING, Status.PAUSED, Status.WAITING)
+"""The statuses a bulk cancel acts on (all of them unless the body narrows it)."""
+BULK_FIELDS = frozenset({"bot", "status"})
+
 OPERATIONS = (
+    Operation(
+        "POST",
+        "/executions/cancel",
+        "cancelExecutions",
+        "Cancel every execution of a bot and/or status (audited, each)",
+        {
+            "200": json_answer(ref("BulkCancel"), "what was asked to cancel, and what was not"),
+            "400": E400,
+            "401": E401,
+            "404": E404,
+        },
+        description="Body: `bot` (a bot's name) and/or `status` (one status or a list of "
+        "queued, running, paused, waiting; default all four). An empty body is refused: "
+        "name a bot or a status.",
+        request_body={
+            "required": True,
+            "content": {"application/json": {"schema": ref("BulkCancelRequest")}},
+        },
+    ),
     Operation(
         "GET",
         "/executions",
         "listExecutions",
         "Executions, newest first, a page at a time",
-        {"200": json_answer(ref("ExecutionPage"), "a page"), "400": E400, "401": E401},
+        {
+            "200": json_answer(
+                {"anyOf": [ref("ExecutionPage"), ref("SearchPage")]},
+                "a page; with q, a SearchPage: each execution with its matching events",
+            ),
+            "400": E400,
+            "401": E401,
+        },
+        description=(
+            "With q: full-text search over the events' text. Every word must occur (case and"
+            ' accents ignored), "quoted phrases" as phrases, a word ending in * as a prefix;'
+            " nothing in q is query syntax beyond that. Executions most recently written first,"
+            " each with up to three of its latest matching events as snippets."
+        ),
         parameters=[
             query("bot", STRING, "only this bot's"),
             {
@@ -88,6 +127,7 @@ OPERATIONS = (
             ),
             query("cursor", STRING, "next_cursor of the previous page"),
             query("prefix", STRING, "only executions whose id starts with this (case-sensitive)"),
+            query("q", {"type": "string", "maxLength": MAX_QUERY}, "full-text search words"),
         ],
     ),
     Operation(
@@ -163,6 +203,11 @@ def routes(ctx: Context) -> list[Route]:
         bot = request.query_params.get("bot") or None
         cursor = request.query_params.get("cursor") or None
         prefix = request.query_params.get("prefix")
+        text = request.query_params.get("q")
+        if text is not None and text.strip():
+            if len(text) > MAX_QUERY:
+                raise bad_request(f"q is longer than {MAX_QUERY} characters")
+            return JSONResponse(await search(text, bot, cursor, min(limit, SEARCH_LIMIT), request))
         if prefix:
             return JSONResponse(await with_prefix(prefix, bot, cursor, limit, request))
         items, next_cursor = await ag.list(
@@ -190,6 +235,24 @@ def routes(ctx: Context) -> list[Route]:
             "next_cursor": ids[limit - 1] if len(ids) > limit else None,
         }
 
+    async def search(
+        text: str, bot: str | None, cursor: str | None, limit: int, request: Request
+    ) -> dict[str, object]:
+        found, next_cursor = await ag.search(
+            text, bot=bot, status=_statuses(request), limit=limit, cursor=cursor
+        )
+        terms = parse_query(text)
+        return {
+            "items": [
+                {
+                    "execution": execution_summary(execution),
+                    "matches": [search_hit(event, terms) for event in events],
+                }
+                for execution, events in found
+            ],
+            "next_cursor": next_cursor,
+        }
+
     async def get_execution(request: Request) -> Response:
         return JSONResponse(execution_data(await ag.get(request.path_params["id"])))
 
@@ -208,6 +271,30 @@ def routes(ctx: Context) -> list[Route]:
         execution = await ag.rerun(source)
         await audit.record(ctx, request, "rerun", execution, rerun_of=source)
         return accepted(ctx, request, execution)
+
+    async def cancel_many(request: Request) -> Response:
+        body = await json_object(request, ctx.max_body_bytes)
+        bot, statuses = bulk_filter(body)
+        if bot is not None:
+            ag.bot(bot)  # 404 for a bot that does not exist
+        targets: list[str] = []
+        cursor: str | None = None
+        while True:
+            items, cursor = await ag.list(bot=bot, status=statuses, limit=MAX_LIMIT, cursor=cursor)
+            targets += [e.id for e in items]
+            if cursor is None:
+                break
+        cancelled: list[str] = []
+        failed: list[dict[str, str]] = []
+        for execution_id in targets:
+            try:
+                execution = await ag.cancel(execution_id)
+            except (ConflictError, NotFoundError) as exc:  # it ended in between
+                failed.append({"id": execution_id, "error": str(exc)})
+                continue
+            await audit.record(ctx, request, "cancel", execution, bulk=True)
+            cancelled.append(execution_id)
+        return JSONResponse({"cancelled": cancelled, "failed": failed})
 
     async def stream_token(request: Request) -> Response:
         execution = await ag.get(request.path_params["id"])
@@ -253,6 +340,7 @@ def routes(ctx: Context) -> list[Route]:
         return StreamingResponse(body, media_type=NDJSON, headers={"X-Accel-Buffering": "no"})
 
     return [
+        Route("/executions/cancel", cancel_many, methods=["POST"], name="cancel_many"),
         Route("/executions", list_executions, methods=["GET"], name="executions"),
         Route("/executions/{id}", get_execution, methods=["GET"], name="execution"),
         Route(
@@ -266,3 +354,30 @@ def routes(ctx: Context) -> list[Route]:
         Route("/executions/{id}/stream-token", stream_token, methods=["POST"], name="stream_token"),
         Route("/executions/{id}/events.ndjson", ndjson, methods=["GET"], name="events_ndjson"),
     ]
+
+
+def bulk_filter(body: dict[str, object]) -> tuple[str | None, list[Status]]:
+    """The bot and statuses of a bulk cancel's body; 400 for anything else."""
+    unknown = sorted(set(body) - BULK_FIELDS)
+    if unknown:
+        raise bad_request(f"unknown field(s) {', '.join(unknown)}; expected: bot, status")
+    bot = body.get("bot")
+    if bot is not None and (not isinstance(bot, str) or not bot):
+        raise bad_request("bot must be a bot's name")
+    raw = body.get("status")
+    if (raw is None or raw == []) and bot is None:
+        raise bad_request("name a bot, a status or both: an empty filter would cancel everything")
+    names = [raw] if isinstance(raw, str) else raw if raw is not None else []
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise bad_request("status must be a status or a list of statuses")
+    allowed = ", ".join(s.value for s in CANCELLABLE)
+    statuses: list[Status] = []
+    for name in names:
+        try:
+            status = Status(name)
+        except ValueError:
+            raise bad_request(f"unknown status {name!r}; a bulk cancel takes {allowed}") from None
+        if status not in CANCELLABLE:
+            raise bad_request(f"{name} executions have ended; a bulk cancel takes {allowed}")
+        statuses.append(status)
+    return (bot if isinstance(bot, str) else None), statuses or list(CANCELLABLE)

@@ -52,6 +52,7 @@ WAIT_BUCKETS = (0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 3600, float("inf"))
 STORE_BUCKETS = (0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, float("inf"))
 STORE_CALLS = (
     "save_execution",
+    "save_owned",
     "get_execution",
     "list_executions",
     "ids_with_prefix",
@@ -60,6 +61,8 @@ STORE_CALLS = (
     "read_events",
     "last_seq",
     "heartbeat",
+    "renew_leases",
+    "take_execution",
     "take_controls",
     "claim",
     "record_delivery",

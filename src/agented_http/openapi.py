@@ -21,7 +21,7 @@ from agented_core import Bot, Event, Execution, __version__
 from . import ops_schema
 from .context import Context
 from .operations import E401, NULLABLE_STRING, STRING, Operation, paths, ref
-from .shapes import SUMMARY_OMITS
+from .shapes import LINK, SUMMARY_OMITS
 from .wire import WireSchemas
 
 Schema = dict[str, Any]
@@ -56,9 +56,18 @@ def components() -> dict[str, Schema]:
     models.of(Bot)
     schemas = models.schemas
     execution = schemas["Execution"]
+    summary_link = {
+        "type": ["object", "null"],
+        "description": "the PR or issue that started it",
+        "properties": {"label": STRING, "url": STRING},
+        "required": ["label", "url"],
+    }
     schemas["ExecutionSummary"] = {
         **execution,
-        "properties": {k: v for k, v in execution["properties"].items() if k not in SUMMARY_OMITS},
+        "properties": {
+            **{k: v for k, v in execution["properties"].items() if k not in SUMMARY_OMITS},
+            LINK: summary_link,
+        },
         "required": [k for k in execution["required"] if k not in SUMMARY_OMITS],
         "description": "An execution without its trigger context.",
     }
@@ -69,6 +78,10 @@ def components() -> dict[str, Schema]:
         "description": "every parameter the bot's manual triggers declare",
     }
     bot["properties"]["next_fire"] = {"type": ["string", "null"], "format": "date-time"}
+    bot["properties"]["spend"] = {
+        "anyOf": [ref("Spend"), {"type": "null"}],
+        "description": "spend against the bot's caps (GET /bots and GET /bots/{name})",
+    }
     bot["required"] = [*bot["required"], "params", "next_fire"]
     schemas["Param"]["properties"]["default"] = {
         "description": "a value of the parameter's type; null when it has no default",
@@ -80,6 +93,41 @@ def components() -> dict[str, Schema]:
             "ExecutionPage": _obj(
                 {
                     "items": {"type": "array", "items": ref("ExecutionSummary")},
+                    "next_cursor": NULLABLE_STRING,
+                }
+            ),
+            "SearchHit": _obj(
+                {
+                    "seq": {"type": "integer"},
+                    "kind": STRING,
+                    "time": {"type": "string", "format": "date-time"},
+                    "snippet": {
+                        "type": "string",
+                        "description": "the event's text around its first match (… marks a cut)",
+                    },
+                    "highlights": {
+                        "type": "array",
+                        "items": {
+                            "type": "array",
+                            "items": {"type": "integer"},
+                            "minItems": 2,
+                            "maxItems": 2,
+                        },
+                        "description": "[start, end) of each matched word in the snippet",
+                    },
+                }
+            ),
+            "SearchPage": _obj(
+                {
+                    "items": {
+                        "type": "array",
+                        "items": _obj(
+                            {
+                                "execution": ref("ExecutionSummary"),
+                                "matches": {"type": "array", "items": ref("SearchHit")},
+                            }
+                        ),
+                    },
                     "next_cursor": NULLABLE_STRING,
                 }
             ),
@@ -116,7 +164,12 @@ def components() -> dict[str, Schema]:
                     "duplicate": {"type": "boolean"},
                     "reason": NULLABLE_STRING,
                     "skipped": {"type": "array", "items": bot_pair},
-                }
+                    "redelivery_of": {
+                        "type": "string",
+                        "description": "on a redelivery: the delivery it repeats",
+                    },
+                },
+                required=["execution_ids", "delivery", "duplicate", "reason", "skipped"],
             ),
             "DryRun": _obj(
                 {
@@ -195,7 +248,19 @@ def operations() -> tuple[Operation, ...]:
     """Every route's operation, as the route modules declare them beside their routes."""
     # imported when called: app.py imports this module before the route modules are needed,
     # and metrics (prometheus_client) only when an app or the schema is made
-    from . import audit, bots, executions, health, metrics, sse, webhooks, whoami
+    from . import (
+        accounts,
+        audit,
+        bots,
+        executions,
+        health,
+        metrics,
+        reload,
+        sse,
+        ui,
+        webhooks,
+        whoami,
+    )
 
     return (
         *health.OPERATIONS,
@@ -206,8 +271,18 @@ def operations() -> tuple[Operation, ...]:
         *OPERATIONS,
         *whoami.OPERATIONS,
         *audit.OPERATIONS,
+        *accounts.OPERATIONS,
+        *reload.OPERATIONS,
         *metrics.OPERATIONS,
+        *ui.OPERATIONS,
     )
+
+
+def reload_components() -> Schema:
+    """The schemas of ``POST /config/reload``'s answers."""
+    from . import reload
+
+    return reload.components()
 
 
 def document(title: str, server_url: str) -> Schema:
@@ -225,7 +300,7 @@ def document(title: str, server_url: str) -> Schema:
         "security": [{"ApiKey": []}, {"Bearer": []}],
         "paths": every_path,
         "components": {
-            "schemas": {**components(), **ops_schema.components()},
+            "schemas": {**components(), **ops_schema.components(), **reload_components()},
             "securitySchemes": {
                 "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "Bearer": {"type": "http", "scheme": "bearer"},

@@ -1,7 +1,8 @@
 """Roles on API keys, and the one table of which role each route needs.
 
-DESIGN's roles: ``viewer`` (read, stream, stream tokens, OpenAPI, the delivery list), ``operator``
-(the viewer's routes, and run, cancel, pause, resume, rerun, dry run), ``admin`` (everything) and
+DESIGN's roles: ``viewer`` (read, stream, stream tokens, OpenAPI, accounts, the delivery list
+without payloads), ``operator`` (the viewer's routes, and run, cancel, bulk cancel, pause, resume,
+rerun, dry run, redeliver, clearing a cooldown), ``admin`` (everything) and
 ``metrics`` (``GET /metrics`` only). Each role's keys come from its own environment variable
 (``[http] api_keys_env`` for admin, ``operator_keys_env``, ``viewer_keys_env``,
 ``metrics_keys_env``).
@@ -45,7 +46,12 @@ ROUTES: Mapping[tuple[str, str], str] = {
     ("GET", "/health/ready"): PUBLIC,
     ("POST", "/webhooks/github"): PUBLIC,
     ("POST", "/webhooks/{source}"): PUBLIC,
+    ("GET", "/ui/"): PUBLIC,
+    ("GET", "/ui/{view}"): PUBLIC,
+    ("GET", "/ui/executions/{id}"): PUBLIC,
+    ("GET", "/ui/static/{file}"): PUBLIC,
     ("GET", "/whoami"): ANY_KEY,
+    ("GET", "/accounts"): VIEWER,
     ("GET", "/openapi.json"): VIEWER,
     ("GET", "/bots"): VIEWER,
     ("GET", "/bots/{name}"): VIEWER,
@@ -61,9 +67,13 @@ ROUTES: Mapping[tuple[str, str], str] = {
     ("POST", "/executions/{id}/resume"): OPERATOR,
     ("POST", "/executions/{id}/rerun"): OPERATOR,
     ("POST", "/webhooks/github/dry-run"): OPERATOR,
+    ("POST", "/executions/cancel"): OPERATOR,
+    ("POST", "/deliveries/{id}/redeliver"): OPERATOR,
+    ("POST", "/accounts/{name}/clear"): OPERATOR,
     ("GET", "/audit"): ADMIN,
     ("GET", "/executions/{id}/audit"): ADMIN,
     ("GET", "/metrics"): METRICS,
+    ("POST", "/config/reload"): ADMIN,
 }
 """``(method, path template)`` to the role it needs (HEAD goes as GET)."""
 

@@ -1,10 +1,11 @@
 """The reference server that ``agented serve`` runs.
 
-A host Starlette app with a small index page at ``/`` and the agented sub-app mounted at
-``/agented``. Its lifespan opens :class:`~agented_core.Agented` with ``schedules=True`` (cron
+A host Starlette app with the agented sub-app mounted at ``/agented``; ``/`` opens its dashboard
+(``/agented/ui/``). Its lifespan opens :class:`~agented_core.Agented` with ``schedules=True`` (cron
 triggers fire in the server) and leaves it gracefully on shutdown: no new runs, running ones get
 ``shutdown_grace`` to finish, then end as ``interrupted``. :func:`serve` runs it on uvicorn with
-one worker (several would need a shared event log, which a later backend provides).
+one worker; ``agented serve --workers N`` runs N such processes on one socket, sharing the
+store (and the broker: configure a shared one, such as Redis, so live events cross them).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 import shlex
 import signal
 import socket
@@ -19,18 +21,20 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from importlib.resources import files
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
 
+import anyio
+import anyio.abc
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agented_core import Agented, Config, ManualTrigger, __version__, load_config
+from agented_core import Agented, Config, ConfigError, ManualTrigger, __version__, load_config
 from agented_core.logs import RedactFilter, configure
 from agented_core.plugins import Plugins
 
@@ -65,29 +69,30 @@ class _Slot:
         await self.app(scope, receive, send)
 
 
-def index_page(api_path: str) -> str:
-    """The index page's HTML, calling the API at ``api_path``."""
-    html = files("agented_http").joinpath("index.html").read_text(encoding="utf-8")
-    return html.replace("__API__", api_path)
-
-
 def create_server(
     config: Config | str | Path,
     settings: Settings | None = None,
     *,
     on_ready: Callable[[Agented], None] | None = None,
+    reload_on_sighup: bool = False,
     **agented_options: Any,
 ) -> Starlette:
-    """The reference server's host app: the index page at ``/``, the API at ``/agented``.
+    """The reference server's host app: the API at ``/agented``, ``/`` opening its dashboard.
 
     Its lifespan opens agented on ``config`` with ``schedules=True`` and closes it gracefully;
     ``agented_options`` go to :meth:`Agented.open`. ``on_ready`` is called once it serves.
+    ``reload_on_sighup`` (the main thread only): SIGHUP reloads the configuration file.
     """
     slot = _Slot()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with Agented.open(config=config, schedules=True, **agented_options) as ag:
+        async with (
+            Agented.open(config=config, schedules=True, **agented_options) as ag,
+            anyio.create_task_group() as tg,
+        ):
+            if reload_on_sighup:
+                await tg.start(_reload_on_sighup, ag)
             slot.app = create_app(ag, settings)
             if on_ready is not None:
                 on_ready(ag)
@@ -96,15 +101,34 @@ def create_server(
             finally:
                 slot.app = None
                 ag.stop_accepting()
+                tg.cancel_scope.cancel()
 
     async def index(request: Request) -> Response:
-        return HTMLResponse(index_page(f"{request.scope.get('root_path', '')}{MOUNT}"))
+        # the dashboard, served by the sub-app (so it works under any mount prefix)
+        return RedirectResponse(f"{request.scope.get('root_path', '')}{MOUNT}/ui/", 307)
 
     return Starlette(
         routes=[Route("/", index, methods=["GET"]), Mount(MOUNT, app=slot)],
         lifespan=lifespan,
         exception_handlers={HTTPException: on_http_exception},
     )
+
+
+async def _reload_on_sighup(
+    ag: Agented, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    """Reload the configuration on each SIGHUP; a refused one is logged, the old one stays."""
+    with anyio.open_signal_receiver(signal.SIGHUP) as signals:
+        task_status.started()
+        async for _ in signals:
+            try:
+                result = await ag.reload(actor="signal:SIGHUP")
+            except ConfigError as exc:
+                log.error("configuration not reloaded, the old one stays in use:\n%s", exc)
+            except Exception:
+                log.exception("reloading the configuration failed; the old one stays in use")
+            else:
+                log.info("configuration reloaded (%s)", result.summary())
 
 
 def is_loopback(host: str) -> bool:
@@ -117,7 +141,8 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket of a server (inheritable: ``serve --workers`` hands it on)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -125,6 +150,16 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def hide_password(url: str) -> str:
+    """``url`` with the password of its user info (``redis://:secret@host``) as ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _url(host: str, port: int) -> str:
@@ -179,12 +214,16 @@ def banner(ag: Agented, base: str, *, dev: bool) -> str:
     secrets_env = config.github.webhook_secrets_env
     state = "set" if keys_from_env(secrets_env) else "NOT SET: GitHub deliveries are refused"
     lines.append(f"  webhooks  POST {api}/webhooks/github   (secrets: {secrets_env}, {state})")
-    store = config.settings.database
+    store = hide_password(config.settings.database)
     if store.startswith("sqlite:///") and not store.startswith(("sqlite:////", "sqlite:///:")):
         store += f"   (in {config.base_dir})"
     lines.append(f"  store     {store}")
+    workers = os.environ.get("AGENTED_SERVE_WORKERS", "1")
+    broker = config.settings.broker
+    broker = hide_password(broker) if broker else "in-process (set [agented] broker to share)"
+    lines.append(f"  broker    {broker}")
     lines.append(
-        "  one worker; Ctrl-C stops it (running executions get "
+        f"  {workers} worker(s); Ctrl-C stops it (running executions get "
         f"{config.settings.shutdown_grace:g} s to finish)"
     )
     return "\n".join(lines)
@@ -206,8 +245,13 @@ def serve(
     out: TextIO | None = None,
     log_level: str = "info",
     log_format: str | None = None,
+    sock: socket.socket | None = None,
+    quiet: bool = False,
 ) -> int:
     """Run the reference server on uvicorn (one worker) until SIGINT / SIGTERM; the exit code.
+
+    ``sock`` is a listening socket to serve on instead of binding ``host:port`` (one worker of
+    ``agented serve --workers N``, each a process of its own); ``quiet`` prints no banner.
 
     Without an API key in the configured environment variable it refuses to start, unless
     ``dev``: no auth, bound to 127.0.0.1 only, with a loud warning. Raises
@@ -238,13 +282,15 @@ def serve(
             " or use --dev for an unauthenticated server on 127.0.0.1"
         )
     host = host or DEFAULT_HOST
-    sock = _bind(host, port)
+    sock = sock or bind(host, port)
     base = _url(host, sock.getsockname()[1])
 
     def ready(ag: Agented) -> None:
-        print(banner(ag, base, dev=dev), file=out, flush=True)
+        if not quiet:
+            print(banner(ag, base, dev=dev), file=out, flush=True)
 
-    app = create_server(cfg, settings, on_ready=ready)
+    main_thread = threading.current_thread() is threading.main_thread()
+    app = create_server(cfg, settings, on_ready=ready, reload_on_sighup=main_thread)
     fmt = log_format or cfg.settings.log_format
     if fmt == "json":
         configure("json", log_level.upper())
@@ -262,7 +308,6 @@ def serve(
     logging.getLogger("uvicorn.access").addFilter(RedactFilter())
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; a quiet
     # SIGTERM handler makes that a clean exit (0) instead of death by signal
-    main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, lambda *_: None) if main_thread else None
     try:
         server.run(sockets=[sock])

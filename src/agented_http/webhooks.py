@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import audit
 from .bodies import int_param, media_type, parse_payload, read_body
 from .context import Context
 from .errors import bad_request
@@ -35,6 +36,7 @@ from .operations import (
     query,
     ref,
 )
+from .roles import ADMIN
 
 MAX_DELIVERIES = 500
 EVENT_NAME = "^[A-Za-z0-9_.-]+$"
@@ -114,7 +116,24 @@ OPERATIONS = (
         "listDeliveries",
         "Recent deliveries and what each started or why not",
         {"200": json_answer(ref("DeliveryList"), "newest first"), "400": E400, "401": E401},
+        description="Each entry's stored `payload` is shown to admin keys only.",
         parameters=[query("limit", {**LIMIT, "maximum": MAX_DELIVERIES}, "how many")],
+    ),
+    Operation(
+        "POST",
+        "/deliveries/{id}/redeliver",
+        "redeliverDelivery",
+        "Match a stored delivery's payload again, as a new delivery (audited)",
+        {
+            "200": json_answer(ref("DeliveryAnswer"), "nothing started, and why"),
+            "202": json_answer(ref("DeliveryAnswer"), "runs started in the background"),
+            "401": E401,
+            "404": E404,
+        },
+        description="The new delivery gets a fresh id (`delivery` in the answer) and its log "
+        "entry names the one it repeats (`redelivery_of`); the bots are matched as configured "
+        "now. Only the newest 500 deliveries can be redelivered.",
+        parameters=[path_param("id", "the delivery's id (X-GitHub-Delivery, or the source's)")],
     ),
 )
 """The webhook and delivery routes in the OpenAPI document."""
@@ -194,7 +213,8 @@ def routes(ctx: Context) -> list[Route]:
         payload = parse_payload(body, media_type(request))
         if not isinstance(payload, dict):
             raise bad_request("the payload must be a JSON object")
-        result = ag.deliveries.dry_run_github(event, payload)
+        files = await ag.deliveries.changed_files_of(event, payload)
+        result = ag.deliveries.dry_run_github(event, payload, changed_files=files)
         return JSONResponse(dry_run_data(event, result))
 
     async def generic(request: Request) -> Response:
@@ -204,11 +224,33 @@ def routes(ctx: Context) -> list[Route]:
 
     async def deliveries(request: Request) -> Response:
         limit = int_param(request, "limit", 50, minimum=1, maximum=MAX_DELIVERIES)
-        return JSONResponse({"items": await ag.recent_deliveries(limit)})
+        items = await ag.recent_deliveries(limit)
+        shown = (
+            items if audit.principal(request).role == ADMIN else [without_payload(i) for i in items]
+        )
+        return JSONResponse({"items": shown})
+
+    async def redeliver(request: Request) -> Response:
+        source_id = request.path_params["id"]
+        result = await ag.deliveries.redeliver(source_id)
+        for execution_id in result.execution_ids:
+            execution = await ag.get(execution_id)
+            await audit.record(ctx, request, "redeliver", execution, redelivery_of=source_id)
+        if ctx.metrics is not None:
+            ctx.metrics.delivery(result.source, _outcome(result))
+        answer = delivery_data(result)
+        answer["redelivery_of"] = source_id
+        return JSONResponse(answer, status_code=202 if result.execution_ids else 200)
 
     return [
         Route("/webhooks/github/dry-run", dry_run, methods=["POST"], name="github_dry_run"),
         Route("/webhooks/github", github, methods=["POST"], name="github_webhook"),
         Route("/webhooks/{source}", generic, methods=["POST"], name="webhook"),
         Route("/deliveries", deliveries, methods=["GET"], name="deliveries"),
+        Route("/deliveries/{id}/redeliver", redeliver, methods=["POST"], name="redeliver"),
     ]
+
+
+def without_payload(entry: dict[str, Any]) -> dict[str, Any]:
+    """A delivery-log entry as a non-admin key sees it: without the stored payload."""
+    return {k: v for k, v in entry.items() if k != "payload"}

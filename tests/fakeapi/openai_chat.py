@@ -54,15 +54,17 @@ class OpenAIChat(Protocol):
         return [Route("POST", "/v1/chat/completions", self.completions, model_call=True)]
 
     def side_call(self, request: RecordedRequest) -> Script | None:
-        """opencode's session-title request."""
+        """opencode's and kilo's session-title request, qwen-code's background memory
+        extraction (a subagent call after the turn)."""
         body = request.json if isinstance(request.json, dict) else {}
         messages = body.get("messages")
         if isinstance(messages, list) and messages:
             first = messages[0] if isinstance(messages[0], dict) else {}
-            if first.get("role") == "system" and "title generator" in json.dumps(
-                first.get("content", "")
-            ):
+            system = json.dumps(first.get("content", "")) if first.get("role") == "system" else ""
+            if "title generator" in system:
                 return Reply((Text("Fake session title"),), Usage(20, 4))
+            if "managed memory extraction subagent" in system:
+                return Reply((Text("Nothing to remember."),), Usage(20, 4))
         return None
 
     async def completions(self, exchange: Exchange) -> None:

@@ -82,7 +82,8 @@ class Reply:
     before the response starts. ``cut_after`` drops the connection after that many stream
     events, without ending the response; ``stall_after`` stops sending after that many events
     but keeps the connection open until the server shuts down. ``error_after`` sends
-    ``stream_error`` after that many events and ends the stream.
+    ``stream_error`` after that many events and ends the stream. ``headers`` are sent with the
+    response.
     """
 
     content: Sequence[Block] = (Text("hello from fake"),)
@@ -96,6 +97,8 @@ class Reply:
     stall_after: int | None = None
     error_after: int | None = None
     stream_error: StreamError = StreamError()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Extra response headers (Anthropic's unified rate-limit headers on an allowed request)."""
 
     @property
     def final_stop_reason(self) -> str:

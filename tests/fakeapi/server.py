@@ -165,7 +165,8 @@ class Exchange:
         """Send ``events`` as an SSE stream, as ``reply`` says (delays, cut, stall, error)."""
         if reply.first_byte_delay:
             await self.api.sleep(reply.first_byte_delay)
-        await self.start(200, {"content-type": "text/event-stream", "cache-control": "no-cache"})
+        headers = {"content-type": "text/event-stream", "cache-control": "no-cache"}
+        await self.start(200, {**headers, **reply.headers})
         for index, event in enumerate(events):
             if reply.cut_after is not None and index >= reply.cut_after:
                 raise StreamCut(f"cut after {index} events")

@@ -42,6 +42,9 @@ PINNED = {
     "codex": Pinned("codex", "@openai/codex", "0.169.0", "codex"),
     "gemini": Pinned("gemini", "@google/gemini-cli", "0.61.0", "gemini"),
     "opencode": Pinned("opencode", "opencode-ai", "1.18.33", "opencode"),
+    "qwen": Pinned("qwen", "@qwen-code/qwen-code", "0.24.4", "qwen"),
+    "pi": Pinned("pi", "@mariozechner/pi-coding-agent", "0.73.1", "pi"),
+    "kilo": Pinned("kilo", "@kilocode/cli", "7.7.7", "kilo"),
 }
 """The CLIs the contract tests run, by provider name. Bump a version here (and the plugin's
 ``TESTED_VERSION``), run ``nox -s realcli``, and refresh the transcripts with
@@ -89,7 +92,8 @@ def installed(cli: Pinned) -> Path | None:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return path if out.returncode == 0 and cli.version in out.stdout else None
+    # pi prints its version on stderr
+    return path if out.returncode == 0 and cli.version in out.stdout + out.stderr else None
 
 
 def ensure(name: str) -> Path:

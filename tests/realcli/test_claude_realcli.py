@@ -22,6 +22,7 @@ from typing import Any
 import anyio
 import clis
 import pytest
+from contract import bot_factory
 from realcli_support import kinds, run, stored
 
 from agented_core import (
@@ -30,7 +31,6 @@ from agented_core import (
     Bot,
     ChainEntry,
     Config,
-    ManualTrigger,
     Status,
 )
 from agented_core.config import AgentedSettings
@@ -76,25 +76,8 @@ def workdir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_bot(claude_bin: str, api: FakeModelAPI, home: Path, workdir: Path) -> Callable[..., Bot]:
-    def factory(name: str = "claude-bot", **fields: Any) -> Bot:
-        options = {"executable": claude_bin, **fields.pop("options", {})}
-        env = {"HOME": str(home), "ANTHROPIC_BASE_URL": api.url, **fields.pop("env", {})}
-        fields.setdefault("prompt", "say hi")
-        fields.setdefault("account", "work")
-        fields.setdefault("max_attempts", 1)
-        fields.setdefault("timeout", 60.0)
-        fields.setdefault("model", "sonnet")
-        return Bot(
-            name=name,
-            provider="claude",
-            workdir=str(workdir),
-            options=options,
-            env=env,
-            triggers=(ManualTrigger(),),
-            **fields,
-        )
-
-    return factory
+    env = {"ANTHROPIC_BASE_URL": api.url}
+    return bot_factory("claude", claude_bin, home, workdir, "sonnet", env=env)
 
 
 ACCOUNTS = {
@@ -506,3 +489,35 @@ async def test_budget_and_options_reach_the_cli(
     assert done.status is Status.BUDGET_EXCEEDED
     assert done.usage.cost_usd == pytest.approx(100_000 * SONNET["input"] + 10 * SONNET["output"])
     assert kinds(events, "result")[-1].data["subtype"] == "error_max_budget_usd"
+
+
+# headroom before the wall
+async def test_a_warned_account_is_passed_over_while_another_has_headroom(
+    tmp_path: Path, api: FakeModelAPI, make_bot: Callable[..., Bot]
+) -> None:
+    """The unified headers of an allowed request close to its limit: Claude Code reports them
+    in a ``rate_limit_event``, agented records the account's headroom, and the next run of the
+    chain starts on the account that has more."""
+    reset = int(time.time()) + 2 * 3600
+    headers = unified_limit_headers(reset, status="allowed_warning")
+    headers["anthropic-ratelimit-unified-5h-utilization"] = "0.93"
+
+    def subscription(request: Any) -> bool:
+        return request.headers.get("authorization") == f"Bearer {OAUTH_TOKEN}"
+
+    api.always(
+        Reply((Text("on the subscription"),), Usage(10, 3), headers=headers), when=subscription
+    )
+    api.always(Reply((Text("on the work account"),), Usage(10, 3)))
+    bot = make_bot(account="subscription", fallback=(ChainEntry("claude", "work"),))
+    async with agented(tmp_path, [bot]) as ag:
+        first, events = await run(ag, "claude-bot")
+        room = await ag.account_headroom()
+        second, _ = await run(ag, "claude-bot")
+    assert first.status is Status.SUCCEEDED and first.account == "subscription", first.error
+    assert kinds(events, "headroom"), [e.kind for e in events]
+    subscription_room = room["subscription"]
+    assert subscription_room is not None and subscription_room["status"] == "allowed_warning"
+    assert subscription_room["low"] is True and room["work"] is None
+    assert second.status is Status.SUCCEEDED and second.account == "work"
+    assert first.attempts[0].headroom is not None

@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from contract import bot_factory
 from realcli_support import (
     big_prompt,
     cli_bin,
@@ -27,7 +27,7 @@ from realcli_support import (
     stored,
 )
 
-from agented_core import Account, Bot, ManualTrigger, Status
+from agented_core import Account, Bot, Status
 from agented_core.config import Price
 from fakeapi import Error, FakeModelAPI, Reply, Text, ToolUse, Usage, text, tool
 from fakeapi.openai_responses import OpenAIResponses
@@ -83,30 +83,8 @@ def workdir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_bot(codex_bin: str, tmp_path: Path, workdir: Path) -> Callable[..., Bot]:
-    def factory(name: str = "codex-bot", **fields: Any) -> Bot:
-        options = {
-            "executable": codex_bin,
-            "model_provider": "fake",
-            "max_retries": 1,
-            **fields.pop("options", {}),
-        }
-        env = {"HOME": str(tmp_path / "home"), **fields.pop("env", {})}
-        fields.setdefault("prompt", "say hi")
-        fields.setdefault("account", "work")
-        fields.setdefault("max_attempts", 1)
-        fields.setdefault("timeout", 60.0)
-        fields.setdefault("model", MODEL)
-        return Bot(
-            name=name,
-            provider="codex",
-            workdir=str(workdir),
-            options=options,
-            env=env,
-            triggers=(ManualTrigger(),),
-            **fields,
-        )
-
-    return factory
+    options = {"model_provider": "fake", "max_retries": 1}
+    return bot_factory("codex", codex_bin, tmp_path / "home", workdir, MODEL, options=options)
 
 
 HOST = {"KEY": API_KEY, "AGENTED_HOST_SECRET": HOST_ONLY}

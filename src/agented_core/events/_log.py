@@ -5,7 +5,9 @@ pending batch and is published to the broker (the in-process one puts it into ev
 follower's bounded buffer at once). A background flusher
 writes pending events in one transaction when the batch is full or ``flush_interval`` has passed.
 Pending events stay readable in memory until their transaction has committed, so a reader that
-switches from stored to live events sees no gap and no duplicate.
+switches from stored to live events sees no gap and no duplicate. While the store cannot be
+reached, at most ``max_pending`` events wait: a run's output is then read no faster (``room``)
+and its process blocks on its pipe, until the writes go through again.
 
 A follower that falls behind (its buffer is full) is dropped from the live fan-out instead of
 slowing the run; its iterator then catches up from the store and follows again.
@@ -54,8 +56,9 @@ class EventLog:
     Live events go to followers through ``broker`` (a :class:`LocalBroker` with a buffer of
     ``subscriber_buffer`` events per follower unless one is given). With a shared broker,
     followers of an execution appended by another process follow the broker too, checking
-    ``is_finished`` every ``idle_check`` seconds without an event; otherwise they poll the store
-    every ``poll_interval`` seconds.
+    ``is_finished`` every ``idle_check`` seconds without an event; otherwise they follow the
+    store when it wakes followers (:meth:`EventStore.wakes_followers`), checking alike, or poll
+    it every ``poll_interval`` seconds.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class EventLog:
         batch_size: int = 1000,
         flush_interval: float = 0.01,
         subscriber_buffer: int = 16384,
+        max_pending: int = 100_000,
         read_page: int = 2000,
         poll_interval: float = 0.2,
         idle_check: float = 5.0,
@@ -76,6 +80,7 @@ class EventLog:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.subscriber_buffer = subscriber_buffer
+        self.max_pending = max_pending
         self.read_page = read_page
         self.poll_interval = poll_interval
         self.idle_check = idle_check
@@ -83,8 +88,10 @@ class EventLog:
         self._live: dict[str, _Live] = {}
         self._pending: list[Event] = []
         self._wake = anyio.Event()
+        self._drained = anyio.Event()
         self._flush_lock = anyio.Lock()
         self._closed = False
+        self._fenced: set[str] = set()
 
     async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
         """The flusher loop; start it in a task group and cancel it to stop (it flushes first)."""
@@ -114,6 +121,15 @@ class EventLog:
             live.redactor = redactor
             live.last_seq = max(live.last_seq, last_seq)
 
+    def fence(self, execution_id: str) -> None:
+        """This process lost the execution (another one took it over): from now on its events
+        are neither stored nor published, and the unwritten ones are dropped."""
+        self._fenced.add(execution_id)  # its unwritten events are left out by the flusher
+
+    def is_fenced(self, execution_id: str) -> bool:
+        """True once :meth:`fence` was called for the execution (until it is closed here)."""
+        return execution_id in self._fenced
+
     def is_live(self, execution_id: str) -> bool:
         """True while this process appends to the execution."""
         return execution_id in self._live
@@ -138,6 +154,8 @@ class EventLog:
                 text, data = redactor.text(text), redactor.data(data)
             event = Event(execution_id, live.last_seq, now, attempt, draft.kind, text, dict(data))
             made.append(event)
+        if execution_id in self._fenced:
+            return made  # made for the caller's sake, written nowhere
         self._pending.extend(made)
         self.broker.publish(execution_id, made)
         if len(self._pending) >= self.batch_size:
@@ -159,22 +177,46 @@ class EventLog:
         """Stop appending to an execution: flush its events and end its live subscriptions."""
         live = self._live.pop(execution_id, None)
         await self.flush()
-        if live is not None:
+        if execution_id in self._fenced:
+            self._fenced.discard(execution_id)  # its stream is its new owner's now
+        elif live is not None:
             self.broker.end(execution_id)
 
     async def flush(self) -> None:
         """Write every pending event now."""
         async with self._flush_lock:
             while self._pending:
-                batch = self._pending[: self.batch_size * 4]
+                head = self._pending[: self.batch_size * 4]
+                fenced = self._fenced
+                batch = [e for e in head if e.execution_id not in fenced] if fenced else head
                 try:
-                    await self.store.append_events(batch)
+                    if batch:
+                        await self.store.append_events(batch)
                 except Exception:
                     log.exception("writing %d events failed; will retry", len(batch))
                     await anyio.sleep(0.5)
                     continue
                 # appends only ever extend the list, so the batch is still its head
-                del self._pending[: len(batch)]
+                del self._pending[: len(head)]
+                self._drained.set()
+                self._drained = anyio.Event()
+
+    @property
+    def pending(self) -> int:
+        """How many events wait to be written."""
+        return len(self._pending)
+
+    async def room(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until fewer than ``max_pending`` events wait to be
+        written; False if they still do (the store is out of reach: the run's output waits)."""
+        if len(self._pending) < self.max_pending:
+            return True
+        self._wake.set()
+        with anyio.move_on_after(timeout):
+            while len(self._pending) >= self.max_pending:
+                await self._drained.wait()
+            return True
+        return False
 
     # reading
     async def read(
@@ -231,8 +273,27 @@ class EventLog:
                         if not await self.read(execution_id, after=last, limit=1):
                             return
                         continue
-                    if not self.broker.shared:  # appended by another process: poll the store
-                        await anyio.sleep(self.poll_interval)
+                    if not self.broker.shared and not self.store.wakes_followers():
+                        await anyio.sleep(self.poll_interval)  # another process's: poll
+                        continue
+                    if not self.broker.shared:
+                        # another process's, and the store wakes followers (PostgreSQL's
+                        # NOTIFY): follow it there until idle, then check it is not finished
+                        from_store = self.store.follow(execution_id, after=last)
+                        woken = _until_idle(from_store, self.idle_check)
+                        try:
+                            async for event in woken:
+                                yield event
+                                last = event.seq
+                                if is_final(event):
+                                    return
+                                if execution_id in self._live:
+                                    break  # appended here now: follow it live
+                        finally:
+                            await woken.aclose()
+                            close = getattr(from_store, "aclose", None)
+                            if close is not None:  # its listening connection goes now
+                                await close()
                         continue
                     upto, idle = last, self.idle_check
                 else:

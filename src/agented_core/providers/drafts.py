@@ -16,6 +16,9 @@ from ..ratelimit import RateLimit
 WARNING = "warning"
 """Event kind of a CLI's non-fatal notice (an agented kind beyond the core ones)."""
 
+HEADROOM = "headroom"
+"""Event kind of a CLI's report of how much of an account's usage window is left."""
+
 TOOL_RESULT_TEXT = 2000
 """A ``tool_result`` event's text is its output up to this many characters (data has all)."""
 
@@ -117,3 +120,28 @@ def retry(
 def warning(message: str, **more: Any) -> EventDraft:
     """A ``warning`` event ``{message, ...}``: a notice of the CLI that is not a failure."""
     return EventDraft(WARNING, text=message, data={"message": message, **more})
+
+
+def headroom(
+    window: str | None,
+    status: str | None,
+    utilization: float | None = None,
+    resets_at: str | float | None = None,
+    **more: Any,
+) -> EventDraft:
+    """A ``headroom`` event ``{window, status, utilization, resets_at, ...}``: how much of the
+    account's usage window is left, as the CLI reported it (``utilization`` a share 0-1 or a
+    percentage, ``resets_at`` ISO 8601 or epoch seconds). The executor keeps the last one per
+    account and prefers accounts with headroom (:mod:`agented_core.run._headroom`)."""
+    used = (
+        f", {utilization:.0%} used" if isinstance(utilization, float) and utilization <= 1 else ""
+    )
+    text = f"{window or 'usage'} window {status or 'reported'}{used}"
+    data = {
+        "window": window,
+        "status": status,
+        "utilization": utilization,
+        "resets_at": resets_at,
+        **more,
+    }
+    return EventDraft(HEADROOM, text=text, data=data)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..models import EventDraft
+from ..models import ErrorKind, EventDraft
 from ..ratelimit import Pattern, RateLimit, detect
 from .attempt import AgentParser
 from .drafts import rate_limit, raw
@@ -143,6 +143,32 @@ class JsonLinesParser(AgentParser):
             return None
         now = self.now() if self.now is not None else None
         return detect(line, provider=self.provider, now=now, patterns=self.patterns)
+
+    def message_error_kind(
+        self,
+        message: str,
+        *,
+        network: bool = False,
+        exit_code: int | None = 1,
+        codes: Sequence[str] = (),
+        rate_limits: Sequence[Mapping[str, Any]] = (),
+        stderr: str | None = None,
+    ) -> ErrorKind:
+        """:meth:`error_kind` with what a CLI's own error ``message`` tells besides: with
+        ``network`` (a connection failure the CLI reported) a network line is added to the
+        stderr tail (or ``stderr``), and a limit :meth:`find_limit` sees in ``message`` counts
+        as a rate limit; then judged as :meth:`AgentParser.error_kind
+        <agented_core.providers.AgentParser.error_kind>` does (not by an override, so that an
+        override of :meth:`error_kind` can end with this)."""
+        stderr = self.stderr_tail.text if stderr is None else stderr
+        if network:
+            stderr += "\nnetwork error: connection failed"
+        limit = self.find_limit(message)
+        if limit is not None:
+            rate_limits = (*rate_limits, {"kind": limit.kind.value})
+        return AgentParser.error_kind(
+            self, message, exit_code=exit_code, codes=codes, rate_limits=rate_limits, stderr=stderr
+        )
 
     def limit_drafts(self, line: str, **data: Any) -> list[EventDraft]:
         """A ``rate_limit`` event for ``line`` when it reports a limit not reported yet."""

@@ -8,7 +8,9 @@
 
 :func:`mcp_servers` returns the servers by name as :class:`McpServer` objects; providers of
 CLIs that take MCP servers in another shape (codex ``mcp_servers`` tables, Gemini's
-``mcpServers`` settings, opencode's ``mcp`` config) build theirs from these.
+``mcpServers`` settings, opencode's ``mcp`` config) build theirs from these;
+:func:`settings_mcp_servers` builds the ``mcpServers`` table of Gemini-style settings (gemini,
+Qwen Code).
 """
 
 from __future__ import annotations
@@ -98,6 +100,26 @@ def mcp_servers(mcp_config: str | None, cwd: str | None = None) -> dict[str, Mcp
     if not isinstance(servers, Mapping):
         raise PluginError("mcp_config: 'mcpServers' must be an object")
     return {str(name): _server(str(name), spec) for name, spec in servers.items()}
+
+
+def settings_mcp_servers(servers: Mapping[str, McpServer]) -> dict[str, Any]:
+    """``servers`` as the ``mcpServers`` table of a Gemini-style ``settings.json`` (gemini,
+    Qwen Code): ``command``/``args``/``env`` for a local server, ``httpUrl`` (``url`` for SSE)
+    and ``headers`` for a remote one; empty values left out."""
+    table: dict[str, Any] = {}
+    for name, server in servers.items():
+        entry: dict[str, Any]
+        if server.url:
+            key = "url" if server.transport == "sse" else "httpUrl"
+            entry = {key: server.url}
+            if server.headers:
+                entry["headers"] = dict(server.headers)
+        else:
+            entry = {"command": server.command, "args": list(server.args)}
+            if server.env:
+                entry["env"] = dict(server.env)
+        table[name] = entry
+    return table
 
 
 def check_mcp_config(mcp_config: str | None) -> list[str]:

@@ -177,7 +177,8 @@ _TEXT_KINDS: tuple[tuple[ErrorKind, re.Pattern[str]], ...] = (
             r"|\bcould\s+not\s+resolve\s+authentication\b|\bkeychain\b"
             r"|\bmissing\s+environment\s+variable:?\s*`?\w*(?:KEY|TOKEN|SECRET)\w*"
             r"|\b(?:status|error|http)\W{0,3}40[13]\b|\buser\s+not\s+found\b"
-            r"|\bcredentials?\s+(?:not\s+found|missing|invalid|expired|are\s+invalid)\b",
+            r"|\bcredentials?\s+(?:not\s+found|missing|invalid|expired|are\s+invalid)\b"
+            r"|\btoken\s+(?:has\s+)?expired\b|\b\w*Error:\s*40[13]\b",
             _F,
         ),
     ),
@@ -197,7 +198,8 @@ _TEXT_KINDS: tuple[tuple[ErrorKind, re.Pattern[str]], ...] = (
             r"|\bcontext_(?:length|window)_exceeded\b|\bprompt\s+is\s+too\s+long\b"
             r"|\b(?:maximum|max)\s+context\s+length\b|\binput\s+is\s+too\s+long\b"
             r"|\btoo\s+many\s+(?:input\s+)?tokens\b|\brequest\s+too\s+large\b"
-            r"|\bexceeds?\s+the\s+(?:model\S*\s+)?context\b",
+            r"|\bexceeds?\s+the\s+(?:available\s+|model\S*\s+)?context\b"
+            r"|\brequest\s+entity\s+too\s+large\b",
             _F,
         ),
     ),
@@ -236,9 +238,13 @@ def _text_kinds(text: str, provider: str | None) -> set[ErrorKind]:
     if not text.strip():
         return found
     limit = detect(text, provider)
-    if limit is not None and limit.kind in _LIMIT_KINDS:
+    limited = limit is not None and limit.kind in _LIMIT_KINDS
+    if limit is not None and limited:
         found.add(_LIMIT_KINDS[limit.kind])
     for kind, regex in _TEXT_KINDS:
+        # a rate limit sent as an "invalid_request_error" (Fireworks' 429) is a rate limit
+        if kind is ErrorKind.BAD_REQUEST and limited:
+            continue
         if regex.search(text):
             found.add(kind)
     return found

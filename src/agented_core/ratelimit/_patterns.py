@@ -24,7 +24,10 @@ QUOTA, RATE, OVERLOADED, NOTICE = (
     LimitKind.NOTICE,
 )
 
-KEYWORDS = ("limit", "quota", "exhaust", "overload", "too many", "capacity", "429", "529", "503")
+KEYWORDS = (
+    "limit", "quota", "exhaust", "overload", "too many", "capacity", "429", "529", "503",
+    "allowance", "out of", "token usage",
+)  # fmt: skip
 """Lower-case words at least one of which every built-in pattern's match contains."""
 
 
@@ -45,6 +48,9 @@ def has_keyword(low: str) -> bool:
         or "503" in low
         or "too many" in low
         or "capacity" in low
+        or "allowance" in low
+        or "out of" in low
+        or "token usage" in low
     )
 
 
@@ -65,6 +71,22 @@ GENERIC: tuple[Pattern, ...] = (
     _p(QUOTA, "exceeded-your-quota", r"\bexceeded\s+(?:your|the)\s+(?:current\s+)?quota\b"),
     _p(QUOTA, "insufficient-quota", r"\binsufficient[_\s]+quota\b"),
     _p(QUOTA, "quota-codes", r"\b(?:QUOTA_EXHAUSTED|usage_limit_reached|usage_limit_exceeded)\b"),
+    _p(QUOTA, "no-quota", r"\byou\s+have\s+no\s+quota\b|\bquota_exceeded\b"),
+    _p(QUOTA, "exceeded-token-usage", r"\bexceeded\s+your\s+(?:[\w-]+\s+){0,2}?token usage\b"),
+    _p(
+        QUOTA,
+        "out-of-usage",
+        r"\b(?:run|are|you['\u2019]re|is)\s+out of\s+(?:extra\s+|your\s+)?(?:usage|credits)\b",
+    ),
+    _p(
+        QUOTA, "premium-allowance", r"\bexceeded\s+your\s+premium\s+request\s+(?:allowance|limit)\b"
+    ),
+    # notice: a limit the CLI worked around by switching models
+    _p(
+        NOTICE,
+        "switched-you-to",
+        r"\b(?:allowance|limit)\b[\s\S]{0,120}?\b(?:automatically\s+)?switched\s+you\s+to\b",
+    ),
     # overloaded: the API is busy
     _p(OVERLOADED, "overloaded-error", r"\boverloaded_error\b"),
     _p(OVERLOADED, "529-overloaded", r"\b529\b\W{0,3}(?:overloaded\b|\{)"),
@@ -80,6 +102,11 @@ GENERIC: tuple[Pattern, ...] = (
     _p(OVERLOADED, "http-503", r"\b(?:http(?:/[\d.]+)?|status(?:\s+code)?)\s*:?\s*503\b"),
     _p(OVERLOADED, "no-capacity", r"\b(?:no|insufficient)\s+capacity\s+available\b"),
     _p(OVERLOADED, "capacity-exhausted", r"\bMODEL_CAPACITY_EXHAUSTED\b"),
+    _p(
+        OVERLOADED,
+        "at-capacity",
+        r"\b(?:model|server|servers|service)\s+(?:is|are)\s+(?:currently\s+)?at\s+capacity\b",
+    ),
     # rate: a short limit, retry soon
     _p(
         RATE,
@@ -89,9 +116,17 @@ GENERIC: tuple[Pattern, ...] = (
     _p(
         RATE,
         "rate-limit-codes",
-        r"\brate_limit_(?:exceeded|error|reached)\b|\brateLimitExceeded\b",
+        r"\brate_limit_(?:exceeded|error|reached)(?:_error)?\b|\brateLimitExceeded\b",
     ),
     _p(RATE, "rate-limit-error-class", r"\bRateLimitError:[ \t]+\S"),
+    _p(
+        RATE,
+        "hit-a-rate-limit",
+        r"\b(?:hit|reached|exceeded)\s+(?:a|its|your|the)\s+rate\s+limit\b",
+    ),
+    _p(RATE, "was-rate-limited", r"\b(?:was|were|been|got|is|are)\s+rate[\s-]limited\b"),
+    _p(RATE, "rate-limited-code", r"[\"']rate_limited[\"']"),
+    _p(RATE, "retries-for-rate-limit", r"\bretry\s+attempts\s+reached\s+for\s+rate\s+limit\b"),
     _p(
         RATE,
         "exceeds-rate-limit",
@@ -134,6 +169,7 @@ CLAUDE: tuple[Pattern, ...] = (
         r"limit\s+(?:reached|hit|exceeded)\b",
     ),
     _p(QUOTA, "limit-will-reset", r"\blimits?\s+will\s+reset\b"),
+    _p(QUOTA, "limit-reached-resets", r"\blimit\s+reached\W{0,5}resets?\b"),
     _p(OVERLOADED, "api-error-529", r"\bapi\s+error\W{0,3}529\b"),
     _p(
         OVERLOADED,
@@ -162,7 +198,11 @@ GEMINI: tuple[Pattern, ...] = (
         "daily-quota",
         r"\breached\s+your\s+(?:daily|weekly|monthly)\s+(?:[\w.-]+\s+)?quota(?:\s+limit)?\b",
     ),
-    _p(QUOTA, "exhausted-your", r"\bexhausted\s+your\s+(?:capacity|quota)\b"),
+    _p(
+        QUOTA,
+        "exhausted-your",
+        r"\bexhausted\s+your\s+(?:daily\s+|weekly\s+|monthly\s+)?(?:capacity|quota)\b",
+    ),
     _p(QUOTA, "quota-will-reset", r"\bquota\s+will\s+reset\b"),
     _p(QUOTA, "quota-per-day", r"\bquota\b[\s\S]{0,300}?\bper\s*day\b"),
     _p(QUOTA, "terminal-quota", r"\bTerminalQuotaError\b"),
@@ -181,9 +221,22 @@ OPENCODE: tuple[Pattern, ...] = (
 )
 
 TABLES: Mapping[str, tuple[Pattern, ...]] = MappingProxyType(
-    {"claude": CLAUDE, "codex": CODEX, "gemini": GEMINI, "opencode": OPENCODE}
+    {
+        "claude": CLAUDE,
+        "codex": CODEX,
+        "gemini": GEMINI,
+        "opencode": OPENCODE,
+    }
 )
 """The provider tables by provider name (the generic patterns apply to every provider too)."""
+
+ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        "qwen": "gemini",  # Qwen Code is a fork of the Gemini CLI and words limits the same way
+        "kilo": "opencode",  # kilo is a fork of opencode
+    }
+)
+"""Providers whose CLI is a fork of another's, by the name of the table they use."""
 
 _ORDER = {NOTICE: 0, QUOTA: 1, OVERLOADED: 2, RATE: 3}
 
@@ -196,6 +249,7 @@ def _ordered(*tables: tuple[Pattern, ...]) -> tuple[Pattern, ...]:
 _FOR_PROVIDER: Mapping[str | None, tuple[Pattern, ...]] = MappingProxyType(
     {
         **{name: _ordered(table, GENERIC) for name, table in TABLES.items()},
+        **{alias: _ordered(TABLES[name], GENERIC) for alias, name in ALIASES.items()},
         None: _ordered(*TABLES.values(), GENERIC),
     }
 )

@@ -236,6 +236,7 @@ def _result(obj: Mapping[str, Any]) -> Finding:
         return NOTHING
     collector = _Collector()
     collector.text(obj.get("result"))
+    collector.payload(obj.get("error"))  # qwen-code's result: {"error": {"message": ...}}
     errors = obj.get("errors")
     if isinstance(errors, list):
         for item in errors:

@@ -10,8 +10,9 @@ does when the group is full:
   of the old commit), then waits for them to end.
 - ``skip``: it ends at once as ``skipped``.
 
-Limits hold within one process; runs of several processes sharing a store are each limited by
-their own process.
+These limits order the runs of one process; across the processes sharing a store the same
+limits are held by slots in the store (:mod:`agented_core.run._slots`), taken before a run is
+launched here.
 """
 
 from __future__ import annotations

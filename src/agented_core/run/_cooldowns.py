@@ -107,6 +107,37 @@ class Cooldowns:
         if state and (state.get("failures") or state.get("until")):
             await self.store.update_state(key, _cleared)
 
+    # for dashboards and operators (GET /accounts, POST /accounts/{name}/clear)
+    async def cooldown(self, entry: ChainEntry) -> Cooldown | None:
+        """The account's own cooldown in force for ``entry`` (not its provider's breaker)."""
+        return self._in_force(await self.store.get_state(_cooldown_key(entry)))
+
+    async def breaker(self, provider: str) -> tuple[int, Cooldown | None]:
+        """The transient failures counted for ``provider``, and its breaker while it is open."""
+        state = await self.store.get_state(_breaker_key(provider)) or {}
+        return int(state.get("failures", 0) or 0), self._in_force(state)
+
+    async def clear(self, entry: ChainEntry) -> bool:
+        """End ``entry``'s cooldown now; True when one was in force."""
+        had = False
+
+        def cleared(state: dict[str, Any] | None) -> dict[str, Any]:
+            nonlocal had  # the store keeps the value of the last call: so does this
+            had = self._in_force(state) is not None
+            return {}
+
+        await self.store.update_state(_cooldown_key(entry), cleared)
+        return had
+
+    def _in_force(self, state: dict[str, Any] | None) -> Cooldown | None:
+        until = (state or {}).get("until")
+        if not until:
+            return None
+        moment = datetime.fromisoformat(until)
+        if moment <= self.clock():
+            return None
+        return Cooldown(moment, str((state or {}).get("reason", "")))
+
 
 def _cleared(state: dict[str, Any] | None) -> dict[str, Any]:
     return {"failures": 0}

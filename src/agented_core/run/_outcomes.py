@@ -43,6 +43,8 @@ class AttemptResult:
     reset_at: datetime | None = None
     retry_after: float | None = None
     exit_code: int | None = None
+    headroom: dict[str, Any] | None = None
+    """The usage window the CLI last reported during the attempt (a ``headroom`` event)."""
 
     @classmethod
     def finished(
@@ -126,6 +128,14 @@ def attempt_outcome(
     entry: ChainEntry, started: datetime, state: AttemptOutput, result: ProcessResult
 ) -> AttemptResult:
     """What an attempt's end means: a final status, or an error kind to decide on."""
+    outcome = _attempt_outcome(entry, started, state, result)
+    outcome.headroom = state.headroom
+    return outcome
+
+
+def _attempt_outcome(
+    entry: ChainEntry, started: datetime, state: AttemptOutput, result: ProcessResult
+) -> AttemptResult:
     if result.launch_error:
         return AttemptResult.finished(
             entry, started, Status.FAILED, ErrorKind.LAUNCH, result.launch_error

@@ -18,7 +18,9 @@ from ..events._log import EventLog
 from ..events._redaction import Redactor
 from ..models import Bot, EventDraft, EventKind, Execution, Usage
 from ..providers.base import LineParser, Provider
+from ..providers.drafts import HEADROOM
 from ._runner import ProcessRun, StopReason
+from ._spend import SpendWatch
 
 log = logging.getLogger("agented.executor")
 
@@ -36,6 +38,7 @@ class AttemptOutput:
     provider: Provider
     base_usage: Usage
     redactor: Redactor | None = None
+    spend: SpendWatch | None = None
     run: ProcessRun = field(default=None)
     usage: Usage = field(factory=Usage)
     result_ok: bool | None = None
@@ -45,6 +48,7 @@ class AttemptOutput:
     rate_limits: list[Any] = field(factory=list)
     stderr_tail: list[str] = field(factory=list)
     session_id: str | None = None
+    headroom: dict[str, Any] | None = None  # the last usage window the CLI reported
     printed: int = 0  # events made from the output so far
     tool_calls: int = 0
     file_changes: int = 0
@@ -90,6 +94,8 @@ class AttemptOutput:
             if kind == EventKind.USAGE:
                 draft = self._usage(draft)
                 over_budget = over_budget or self._over_budget(bot, execution.usage)
+                if self.spend is not None:
+                    over_budget = over_budget or self.spend.over(state.usage.cost_usd)
             elif kind == EventKind.RESULT:
                 ok = draft.data.get("ok")
                 state.result_ok = bool(ok) if ok is not None else True
@@ -109,6 +115,8 @@ class AttemptOutput:
                 state.errors.append(self._clean(str(draft.data.get("message", draft.text or ""))))
                 if draft.data.get("kind"):
                     state.error_kinds.append(str(draft.data["kind"]))
+            elif kind == HEADROOM:
+                state.headroom = dict(draft.data)
             elif kind == EventKind.RATE_LIMIT:
                 data = dict(draft.data)
                 data.setdefault("provider", execution.provider)

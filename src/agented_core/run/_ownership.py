@@ -4,7 +4,8 @@ Runs started here are owned by this process. It beats their heartbeat and applie
 other processes request through the store: at once when the broker brings word of one, at the
 next poll otherwise. An execution whose owner is gone (provably, on this
 host, or by a stale heartbeat) is an orphan: any process may end it, its processes first, under
-a lease so that one process does. Waiting executions belong to nobody until one process, under
+a lease so that one process does; then the worktrees of ended executions go too
+(:meth:`Ownership.sweep_workspaces`). Waiting executions belong to nobody until one process, under
 a lease on (execution, retry_at), takes and restarts them when their time comes (or when a
 wake-up comes through the broker).
 """
@@ -13,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 
 import anyio
@@ -24,14 +26,19 @@ from ..errors import ConflictError
 from ..events._log import EventLog
 from ..models import AttemptRecord, Bot, Execution, Status
 from ..store.base import Store
+from ..workspaces import Swept
 from ._executor import Executor
 from ._owners import Owner
+from ._preparation import base_context
 from ._process import end_run
+from ._slots import GLOBAL
 from ._supervisor import Supervisor
 
 log = logging.getLogger("agented")
 
 ACTIVE = (Status.QUEUED, Status.RUNNING, Status.PAUSED)
+_ALL = 2**62
+"""A limit above any number of executions."""
 
 
 class Ownership:
@@ -53,6 +60,7 @@ class Ownership:
         wake_interval: float = 1.0,
         stale_after: float = 15.0,
         sweep_interval: float = 2.0,
+        workspace_sweep_interval: float = 60.0,
     ) -> None:
         self.store = store
         self.supervisor = supervisor
@@ -68,6 +76,10 @@ class Ownership:
         self.wake_interval = wake_interval
         self.stale_after = stale_after
         self.sweep_interval = sweep_interval
+        self.workspace_sweep_interval = workspace_sweep_interval
+        self._workspaces_swept_at: float | None = None
+        self.dispatching = False
+        """True while :meth:`wake_loop` runs: this process takes runs from the shared queue."""
 
     # whose is it
     def orphaned(self, execution: Execution) -> bool:
@@ -78,6 +90,8 @@ class Ownership:
         """
         if execution.owner == self.owner:
             return False
+        if execution.owner is None and execution.status is Status.QUEUED:
+            return False  # in the queue, for any process to take
         owner = Owner.parse(execution.owner)
         if owner is not None and owner.gone(self.here):
             return True
@@ -88,22 +102,57 @@ class Ownership:
 
     # the loops
     async def owner_loop(self) -> None:
-        """Beat the heartbeat of this process's runs; apply control requests from others."""
+        """Renew the leases (heartbeats) and slots of this process's runs; apply controls.
+
+        A run whose lease another process took over is fenced (it writes nothing more, its
+        process is stopped). When renewing fails for most of a lease (the store unreachable),
+        every run is fenced before another process may take them over.
+        """
         last_beat = 0.0
+        renewed = anyio.current_time()
         while True:
             await anyio.sleep(self.control_interval)
             try:
                 ids = list(self.supervisor)
                 if anyio.current_time() - last_beat >= self.heartbeat_interval:
-                    await self.store.heartbeat(ids, self.owner, self.clock())
-                    last_beat = anyio.current_time()
+                    await self.renew(ids)
+                    last_beat = renewed = anyio.current_time()
                 await self.apply_controls(ids)
             except Exception:
-                log.exception("heartbeat failed")
+                log.exception("renewing the leases failed")
+                if anyio.current_time() - renewed > self.stale_after * 0.75:
+                    for execution_id in self.supervisor:
+                        run = self.supervisor.execution(execution_id)
+                        if run is not None and not run.status.terminal:
+                            self.supervisor.fence(execution_id, "its lease could not be renewed")
+
+    async def renew(self, execution_ids: list[str]) -> None:
+        """Renew the leases and slots of these runs of this process; fence the ones lost."""
+        held = await self.store.renew_leases(execution_ids, self.owner, self.clock())
+        for execution_id in execution_ids:
+            live = self.supervisor.live.get(execution_id)
+            if live is None:
+                continue
+            mine = live.execution.owner == self.owner and not live.execution.status.terminal
+            if not mine:
+                continue  # ended, or handed back to the queue: nothing left to hold
+            if execution_id not in held and await self.store.get_execution(execution_id):
+                if execution_id in self.supervisor:  # it may have ended meanwhile
+                    self.supervisor.fence(execution_id)
+                continue
+            await self.supervisor.slots.renew(execution_id, live.slots)
 
     async def apply_controls(self, execution_ids: list[str]) -> None:
-        """Take and apply the control requests stored for these executions of this process."""
+        """Take and apply the control requests stored for these executions of this process
+        (a cancel of one that has left it meanwhile, not ended, is stored again)."""
         for execution_id, action in (await self.store.take_controls(execution_ids)).items():
+            if execution_id not in self.supervisor and action == "cancel":
+                # it left this process meanwhile (handed back to the queue): the cancel is for
+                # whoever runs it next, not lost
+                current = await self.store.get_execution(execution_id)
+                if current is not None and not current.status.terminal:
+                    await self.store.request_control(execution_id, action)
+                continue
             try:
                 self.supervisor.control(execution_id, action)
             except ConflictError as exc:
@@ -121,10 +170,22 @@ class Ownership:
             log.warning("telling the owner of %s about a %s failed", execution_id, action)
 
     async def controls_loop(self) -> None:
-        """Apply at once the control requests the broker brings word of, for runs of here."""
+        """Apply at once the control requests the broker brings word of, for runs of here,
+        and those the store does (:meth:`ExecutionStore.wakes_owners`) unless the broker is
+        shared (it already carries them between processes)."""
+        if self.event_log.broker.shared or not self.store.wakes_owners():
+            await self._controls_from(lambda: self.event_log.broker.listen(CONTROLS))
+            return
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._controls_from, lambda: self.event_log.broker.listen(CONTROLS))
+            tg.start_soon(self._controls_from, self.store.listen_controls)
+
+    async def _controls_from(
+        self, listen: Callable[[], AbstractAsyncContextManager[AsyncIterator[str]]]
+    ) -> None:
         while True:
             try:
-                async with self.event_log.broker.listen(CONTROLS) as messages:
+                async with listen() as messages:
                     async for execution_id in messages:
                         if execution_id in self.supervisor:
                             await self.apply_controls([execution_id])
@@ -162,6 +223,7 @@ class Ownership:
                     log.exception("listening for wake-ups failed")
                 await anyio.sleep(self.wake_interval)
 
+        self.dispatching = True
         async with anyio.create_task_group() as tg:
             tg.start_soon(listen)
             while True:
@@ -172,11 +234,111 @@ class Ownership:
                     await self.wake_due()
                 except Exception:
                     log.exception("waking waiting executions failed")
+                try:
+                    await self.take_queued()
+                except Exception:
+                    log.exception("taking queued executions failed")
+
+    # the queue
+    async def enqueue(self, execution: Execution, bot: Bot) -> None:
+        """Put a new execution in the queue shared by every process: ``queued``, no owner."""
+        execution.owner = None
+        self.event_log.open(execution.id, 0)
+        try:
+            await self.executor.set_status(execution, Status.QUEUED, reason="waiting for a slot")
+            await self.executor.notify("agented_execution_queued", execution)
+        finally:
+            await self.event_log.close(execution.id)
+        await self.wake_others()
+
+    async def wake_others(self) -> None:
+        """Tell every process (this one too) to look at the queue and the waiting now."""
+        try:
+            await self.event_log.broker.notify(WAKE, "")
+        except Exception:
+            log.warning("sending a wake-up failed; the others look at their next poll")
+
+    async def take_queued(self) -> list[str]:
+        """Take and start queued executions nobody owns, oldest first, while there is room
+        here and slots are free; their ids. One process takes each (the store's
+        :meth:`~agented_core.store.ExecutionStore.take_execution`)."""
+        taken: list[str] = []
+        if not self.supervisor.has_room():
+            return taken
+        # Limits found full in this look: the later runs under one would not fit either (a
+        # slot given back meanwhile wakes another look, which starts with the oldest run).
+        # So a long queue behind a full limit costs neither loads nor claims, nor its ids.
+        slots = self.supervisor.slots
+        full = await slots.full_limits(self.bots.values())
+        if GLOBAL in full:
+            return taken
+        for execution_id, bot in await self._queued(full):
+            if not self.supervisor.has_room():
+                break
+            if self._known_full(bot, full):
+                continue  # found full earlier in this look
+            execution = await self.store.get_execution(execution_id)
+            if execution is None or execution.status is not Status.QUEUED:
+                continue  # taken or ended since
+            if execution.owner is not None or self.bots.get(execution.bot) is not bot:
+                continue
+            context = {**execution.context, **base_context(bot, execution, self.clock())}
+            if any(prefix in full for prefix, _ in slots.limits(bot, context)):
+                continue  # its group's limit, found full earlier in this look
+            held = await self.supervisor.reserve(execution, bot)
+            if held is None:
+                if slots.last_full == GLOBAL or not self.supervisor.has_room():
+                    break  # no other run fits either
+                if slots.last_full is not None:
+                    full.add(slots.last_full)
+                continue  # a limit of its own is full; another bot's run may fit
+            if not await self.store.take_execution(execution.id, self.owner, self.clock()):
+                await slots.release(execution.id, held)
+                continue
+            current = await self.store.get_execution(execution.id)
+            if current is None or current.owner != self.owner or execution.id in self.supervisor:
+                await slots.release(execution.id, held)
+                continue
+            log.info("took queued execution %s", current.id)
+            await self.supervisor.launch(
+                current,
+                bot,
+                last_seq=await self.store.last_seq(current.id),
+                slots=held,
+                announce=False,
+            )
+            taken.append(current.id)
+        return taken
+
+    async def _queued(self, full: set[str]) -> list[tuple[str, Bot]]:
+        """The ids of the queued executions of this process's bots, oldest first (as
+        :meth:`~agented_core.store.ExecutionStore.find_executions` orders them), with their
+        bots: ids only, so a long queue is not loaded whole at every look; none of a bot whose
+        own limit is in ``full``."""
+        queued: list[tuple[str, Bot]] = []
+        for name, bot in self.bots.items():
+            if self._known_full(bot, full):
+                continue
+            # every id starts with "": all of the bot's queued ones
+            ids = await self.store.ids_with_prefix("", _ALL, bot=name, status=[Status.QUEUED])
+            queued.extend((execution_id, bot) for execution_id in ids)
+        queued.sort(key=lambda item: item[0])
+        return queued
+
+    def _known_full(self, bot: Bot, full: set[str]) -> bool:
+        """True when ``bot`` has no group (its limits do not depend on a run's context) and
+        one of its limits is in ``full``."""
+        if bot.concurrency.group:
+            return False
+        return any(prefix in full for prefix, _ in self.supervisor.slots.limits(bot, {}))
 
     # waiting executions
     async def wake_due(self) -> list[str]:
         """Start again every ``waiting`` execution whose ``retry_at`` has come; their ids."""
         if not self.supervisor.taking_runs():
+            return []
+        if not await self.store.ids_with_prefix("", 1, status=[Status.WAITING]):
+            # nothing waits: one id looked up, not a load (each queued run wakes this)
             return []
         now = self.clock()
         woken: list[str] = []
@@ -188,20 +350,50 @@ class Ownership:
             key = f"wake:{execution.id}:{execution.retry_at.isoformat()}"
             # a fresh token per try: a claim already held by anyone, this process included,
             # means someone else took it
-            if not await self.store.claim(key, uuid.uuid4().hex, 86400.0):
+            token = uuid.uuid4().hex
+            if not await self.store.claim(key, token, 86400.0):
                 continue
             if execution.id in self.supervisor:
                 continue
             bot = self.bots[execution.bot]
-            execution.owner = self.owner
-            await self.supervisor.launch(
-                execution,
-                bot,
-                last_seq=await self.store.last_seq(execution.id),
-                reason="the wait is over: retrying",
-            )
+            slots: list[str] | None = None
+            launching = False
+            try:
+                slots = await self.supervisor.reserve(execution, bot)
+                if slots is None:
+                    await self.store.release(key, token)  # no room: leave it for another look
+                    continue
+                execution.owner = self.owner
+                execution.heartbeat_at = self.clock()
+                await self.store.save_execution(execution)  # this process's, under the claim
+                last_seq = await self.store.last_seq(execution.id)
+                launching = True  # its slots are the run's from here (given back if it fails)
+                await self.supervisor.launch(
+                    execution,
+                    bot,
+                    last_seq=last_seq,
+                    reason="the wait is over: retrying",
+                    slots=slots,
+                )
+            except BaseException:
+                # not restarted: the claim goes (held, it would keep every process from waking
+                # the execution for a day), and the slots taken for it
+                with anyio.CancelScope(shield=True):
+                    await self._let_go(execution.id, key, token, None if launching else slots)
+                raise
             woken.append(execution.id)
         return woken
+
+    async def _let_go(
+        self, execution_id: str, key: str, token: str, slots: list[str] | None
+    ) -> None:
+        """Give back the wake claim (and the slots) of an execution that was not restarted."""
+        try:
+            await self.store.release(key, token)
+            if slots:
+                await self.supervisor.slots.release(execution_id, slots)
+        except Exception:
+            log.exception("giving back the wake claim of %s failed (it expires)", execution_id)
 
     # orphans
     async def recover(self) -> list[str]:
@@ -212,8 +404,8 @@ class Ownership:
         """
         interrupted: list[str] = []
         for owner, oldest in (await self.store.owners(ACTIVE)).items():
-            if owner == self.owner:
-                continue
+            if owner == self.owner or owner is None:
+                continue  # ours, or queued for anyone to take
             parsed = Owner.parse(owner)
             if not (parsed is not None and parsed.gone(self.here)) and not self._stale(oldest):
                 continue
@@ -227,7 +419,27 @@ class Ownership:
                 ended = await self.end_orphan(execution, Status.INTERRUPTED, reason)
                 if ended is not None and ended.status is Status.INTERRUPTED:
                     interrupted.append(ended.id)
+        await self.sweep_workspaces(force=bool(interrupted))
         return interrupted
+
+    async def sweep_workspaces(self, *, force: bool = False) -> Swept | None:
+        """Remove the worktrees of ended executions and mirrors past their TTL.
+
+        At most every ``workspace_sweep_interval`` seconds (each recovery calls it), at once
+        when ``force`` (recovery just ended some executions). ``None`` when it did not run.
+        """
+        now = anyio.current_time()
+        last = self._workspaces_swept_at
+        if not force and last is not None and now - last < self.workspace_sweep_interval:
+            return None
+        self._workspaces_swept_at = now
+        try:
+            return await self.executor.workspaces.sweep(
+                self.store, self.bots, set(self.supervisor), now=self.clock().timestamp()
+            )
+        except Exception:
+            log.exception("removing the workspaces of ended executions failed")
+            return None
 
     async def end_orphan(
         self, execution: Execution, status: Status, reason: str, *, waiting: bool = False
@@ -263,6 +475,11 @@ class Ownership:
             return current
         await self._kill_leftovers(current)
         cut = current.status in (Status.RUNNING, Status.PAUSED) and current.attempt > 0
+        bot = self.bots.get(current.bot)
+        again = status is Status.INTERRUPTED and (
+            current.status is Status.QUEUED  # it never started: nothing was cut
+            or (cut and bot is not None and self.executor.retries_interrupted(current, bot))
+        )
         if cut and all(a.number != current.attempt for a in current.attempts):
             # the attempt its dead owner never got to record
             current.attempts.append(
@@ -272,14 +489,24 @@ class Ownership:
                     account=current.account,
                     finished_at=self.clock(),
                     error=reason,
-                    decision=status.value,
+                    decision="queued again" if again else status.value,
                 )
             )
         self.event_log.open(current.id, await self.store.last_seq(current.id))
         try:
-            await self.executor.set_status(current, status, reason=reason)
+            if again:
+                current.owner = None
+                current.pgid = None
+                what = f"attempt {current.attempt} was interrupted" if cut else "it was queued"
+                await self.executor.set_status(
+                    current, Status.QUEUED, reason=f"{what} ({reason}): queued again"
+                )
+            else:
+                await self.executor.set_status(current, status, reason=reason)
         finally:
             await self.event_log.close(current.id)
+        if again:
+            await self.wake_others()
         return current
 
     async def _kill_leftovers(self, execution: Execution) -> None:

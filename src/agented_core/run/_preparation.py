@@ -1,8 +1,10 @@
 """Preparing an attempt: everything that happens before its process starts.
 
 The provider and account of the chain entry, the context (trigger context, the keys every run
-has, plugin additions), the rendered prompt, the working directory and the child's environment.
-A failure here is recorded on the execution with its reason and error kind (``launch``).
+has, the ``workspace`` of a bot with a checkout, plugin additions), the rendered prompt, the
+working directory (the workspace, a bot's ``workdir`` relative to it; else the config's folder)
+and the child's environment. A failure here is recorded on the execution with its reason and
+error kind (``launch``).
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from attrs import evolve, frozen
 from ..config import Config
 from ..errors import AgentedError, ConfigError, TemplateError
 from ..events._redaction import Redactor
-from ..models import Account, Bot, ChainEntry, Command, ErrorKind, Execution
+from ..models import Account, Bot, ChainEntry, Command, ErrorKind, Execution, Workspace
 from ..plugins import Plugins
 from ..providers.base import CommandRequest, Provider
-from ._environment import child_environment
+from ._environment import ChildEnvironment, child_environment
 from ._prompts import render, render_workdir
 
 
@@ -60,6 +62,16 @@ def base_context(bot: Bot, execution: Execution, now: datetime) -> dict[str, Any
     }
 
 
+def workspace_context(workspace: Workspace) -> dict[str, str]:
+    """The context's ``workspace`` {path, repo, sha, ref}."""
+    return {
+        "path": workspace.path,
+        "repo": workspace.repo,
+        "sha": workspace.sha,
+        "ref": workspace.ref,
+    }
+
+
 def prepare(
     execution: Execution,
     bot: Bot,
@@ -69,8 +81,13 @@ def prepare(
     plugins: Plugins,
     now: datetime,
     host_env: Mapping[str, str] | None = None,
+    plugin_env: Mapping[str, str] | None = None,
 ) -> Prepared:
     """Everything before the process starts: provider, account, prompt, workdir, environment.
+
+    ``plugin_env``: what plugins add to the agent's environment (``agented_agent_env``), set
+    last and redacted whatever the names. The execution's ``workspace`` (made before, by the
+    executor) is its working directory.
 
     Raises :class:`PrepareError` with the reason and error kind to record on the execution.
     """
@@ -85,6 +102,9 @@ def prepare(
             raise PrepareError(f"unknown account {entry.account!r}")
     context = dict(execution.context)
     context.update(base_context(bot, execution, now))
+    workspace = execution.workspace if bot.checkout.enabled else None
+    if workspace is not None:
+        context["workspace"] = workspace_context(workspace)
     context.update(plugins.prompt_context(bot, context))
     try:
         prompt = render(bot.prompt, context, missing="empty") if bot.prompt else None
@@ -92,20 +112,25 @@ def prepare(
         raise PrepareError(f"prompt: {exc}") from None
     execution.prompt = prompt
     cwd: str | None = None
+    base = Path(workspace.path) if workspace is not None else config.base_dir
     if bot.workdir:
         try:
-            path = render_workdir(bot.workdir, context, config.base_dir, missing="empty")
+            path = render_workdir(bot.workdir, context, base, missing="empty")
         except TemplateError as exc:
             raise PrepareError(f"workdir: {exc}") from None
         if not path.is_dir():
             raise PrepareError(f"workdir does not exist: {path}")
         cwd = str(path)
     else:
-        cwd = str(Path(config.base_dir))
+        cwd = str(Path(base))
     try:
         child = child_environment(bot, account, host_env)
     except ConfigError as exc:
         raise PrepareError(str(exc)) from None
+    if plugin_env:
+        child = ChildEnvironment(
+            env={**child.env, **plugin_env}, secrets=(*child.secrets, *plugin_env.values())
+        )
     # the provider sees the entry's model as the bot's: a model meant for another provider
     # never reaches it (plugins read ``request.model or bot.model``)
     model = bot.model_for(entry)
@@ -130,7 +155,7 @@ def prepare(
         raise PrepareError(f"command: {exc}") from None
     except AgentedError as exc:
         raise PrepareError(str(exc)) from None
-    return Prepared(request, provider, Redactor(child.secrets), command)
+    return Prepared(request, provider, Redactor((*child.secrets, *plugins.secrets())), command)
 
 
 def _session_account(execution: Execution) -> str | None:

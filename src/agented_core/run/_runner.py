@@ -171,8 +171,12 @@ class ProcessRun:
         on_start: Callable[[int], Awaitable[Any]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         secrets: Sequence[str] = (),
+        room: Callable[[float], Awaitable[bool]] | None = None,
     ) -> None:
         self.command = command
+        # awaited before each read: False while whoever takes the lines is full (the event log
+        # while its store is out of reach), so the child blocks on its pipe, memory stays bounded
+        self.room = room
         self.secrets = tuple(secrets)  # a long line is never cut inside one (LineSplitter)
         self.limits = limits
         self.on_stdout = on_stdout
@@ -323,6 +327,9 @@ class ProcessRun:
         splitter = LineSplitter(self.limits.max_line, self.secrets)
         try:
             while True:
+                if self.room is not None:
+                    while not await self.room(1.0):
+                        self._last_output = self.clock()  # held back, not idle
                 try:
                     chunk = await stream.receive(READ_CHUNK)
                 except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):

@@ -6,11 +6,13 @@ from .base import (
     DeliveryLog,
     EventStore,
     ExecutionStore,
+    SpendLedger,
     Store,
     StoreFactory,
     StorePart,
 )
 from .composite import CompositeStore
+from .search import SearchMatch
 from .serial import SerialThread
 
 __all__ = [
@@ -20,7 +22,9 @@ __all__ = [
     "DeliveryLog",
     "EventStore",
     "ExecutionStore",
+    "SearchMatch",
     "SerialThread",
+    "SpendLedger",
     "Store",
     "StoreFactory",
     "StorePart",

@@ -4,7 +4,8 @@ A backend implements :class:`Store` (every part) and registers a factory by URL 
 the ``agented_backends`` hook; or it implements some parts, and a
 :class:`~agented_core.store.CompositeStore` puts parts from different places together. The
 parts: :class:`ExecutionStore` (executions, controls, heartbeats), :class:`EventStore`,
-:class:`ClaimStore` (claims and small state, with an atomic update), :class:`DeliveryLog` and
+:class:`ClaimStore` (claims and small state, with an atomic update), :class:`SpendLedger`
+(spend totals; by default in the claim store's state), :class:`DeliveryLog` and
 :class:`AuditLog`. Every method is async; a backend over a blocking library runs its calls in a
 worker thread. Methods never hold state that must survive a request only in memory.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +22,7 @@ from typing import Any, Protocol
 import anyio
 
 from ..models import Event, Execution, Status
+from .search import SearchMatch
 
 FOLLOW_POLL_INTERVAL = 0.2
 """Seconds between two reads of :meth:`EventStore.follow`'s default, caught up (as the event
@@ -108,6 +111,65 @@ class ExecutionStore(StorePart):
     async def heartbeat(self, execution_ids: Sequence[str], owner: str, at: datetime) -> None:
         """Record that ``owner`` is alive and still runs ``execution_ids``."""
 
+    async def renew_leases(
+        self, execution_ids: Sequence[str], owner: str, at: datetime
+    ) -> set[str]:
+        """Beat the heartbeat (renew the lease) of ``owner``'s executions; the ids still held.
+
+        An id is held while its execution is ``owner``'s and not terminal: one missing from the
+        answer was taken over (ended by another process as interrupted, or queued again for
+        another worker), and its owner must stop writing to it. This default beats, then reads
+        each execution; a backend may do it in one statement.
+        """
+        await self.heartbeat(execution_ids, owner, at)
+        held: set[str] = set()
+        for execution_id in execution_ids:
+            execution = await self.get_execution(execution_id)
+            if execution is not None and execution.owner == owner and not execution.status.terminal:
+                held.add(execution_id)
+        return held
+
+    async def take_execution(self, execution_id: str, owner: str, at: datetime) -> bool:
+        """Make ``owner`` the owner of a ``queued`` execution nobody owns; True for the taker.
+
+        Of every process trying at once, exactly one is answered True; its heartbeat becomes
+        ``at``. This default does it under a claim when the store keeps claims too (else it
+        is not atomic: override it); a backend may do it in one statement
+        (``UPDATE ... WHERE owner IS NULL``, or ``FOR UPDATE SKIP LOCKED``).
+        """
+        claims = self if isinstance(self, ClaimStore) else None
+        key = f"take:{execution_id}"
+        if claims is not None and not await claims.claim(key, owner, 30.0):
+            return False
+        try:
+            execution = await self.get_execution(execution_id)
+            if execution is None or execution.status is not Status.QUEUED or execution.owner:
+                return False
+            execution.owner, execution.heartbeat_at = owner, at
+            await self.save_execution(execution)
+            return True
+        finally:
+            if claims is not None:
+                await claims.release(key, owner)
+
+    async def save_owned(self, execution: Execution) -> bool:
+        """Save ``execution`` only while its owner still holds it; True when saved.
+
+        Held: the stored execution is missing, or has the same owner, is not terminal, and its
+        ``attempt`` is not above this one's (the attempt is the fencing token: a worker whose
+        run was taken over and run again elsewhere can no longer write it). This default reads
+        then saves; a backend does it in one statement.
+        """
+        stored = await self.get_execution(execution.id)
+        if stored is not None and (
+            stored.owner != execution.owner
+            or stored.status.terminal
+            or stored.attempt > execution.attempt
+        ):
+            return False
+        await self.save_execution(execution)
+        return True
+
     @abstractmethod
     async def request_control(self, execution_id: str, action: str) -> None:
         """Ask the owner of an execution to ``cancel``, ``pause`` or ``resume`` it."""
@@ -115,6 +177,17 @@ class ExecutionStore(StorePart):
     @abstractmethod
     async def take_controls(self, execution_ids: Sequence[str]) -> dict[str, str]:
         """Pending control requests for these executions, cleared as they are read."""
+
+    def wakes_owners(self) -> bool:
+        """True when :meth:`listen_controls` brings word of control requests as they are
+        stored, from any process sharing the store (PostgreSQL's NOTIFY)."""
+        return False
+
+    def listen_controls(self) -> AbstractAsyncContextManager[AsyncIterator[str]]:
+        """``async with store.listen_controls() as ids``: the execution id of each control
+        request stored from then on, best-effort (owners still poll :meth:`take_controls`).
+        Only when :meth:`wakes_owners`; the default refuses with :class:`NotImplementedError`."""
+        raise NotImplementedError(f"{type(self).__name__} brings no word of control requests")
 
     @abstractmethod
     async def delete_executions(self, finished_before: datetime) -> int:
@@ -157,6 +230,24 @@ class EventStore(StorePart):
             if not events:
                 await anyio.sleep(FOLLOW_POLL_INTERVAL)
 
+    def wakes_followers(self) -> bool:
+        """True when :meth:`follow` is woken as events are stored (notifications, blocking
+        reads) rather than by polling: the event log then follows runs of other processes
+        through it instead of reading the store at its own interval."""
+        return False
+
+    async def search_events(
+        self, query: str, *, limit: int = 20, per_execution: int = 3, before: str | None = None
+    ) -> list[SearchMatch]:
+        """Executions whose event text matches ``query`` (:mod:`agented_core.store.search`).
+
+        Up to ``limit`` executions, the most recently indexed first, each with up to
+        ``per_execution`` of its matching events (the latest ones, given in seq order);
+        ``before``: the last execution id of the previous page, to go on after it. A query
+        without a word matches nothing; no query is ever a syntax error.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot search events")
+
     async def delete_events(self, execution_ids: Sequence[str]) -> None:
         """Delete every event of these executions.
 
@@ -195,6 +286,44 @@ class ClaimStore(StorePart):
         optimistic retry); only the value of its last call is stored.
         """
 
+    async def list_claims(self, prefix: str = "") -> dict[str, tuple[str, float]]:
+        """Each unexpired claim whose key starts with ``prefix``: its owner and the seconds it
+        still holds (``agented db copy`` moves delivery dedup and wake-up leases with it).
+
+        Not abstract, like :meth:`list_state`; the default refuses with
+        :class:`NotImplementedError`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list its claims")
+
+    async def list_state(self, prefix: str = "") -> dict[str, Any]:
+        """Every value stored under a key starting with ``prefix`` (``agented db copy``).
+
+        Not abstract, so that a store written before it keeps working; such a store refuses
+        with :class:`NotImplementedError`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list its state")
+
+
+class SpendLedger(StorePart):
+    """Running USD totals under string keys (spend per bot and account, per day and month).
+
+    The defaults keep them in the claim store's state (one key each); a backend may keep them
+    in a table of its own. Totals survive restarts and are shared by every process on the store.
+    """
+
+    async def add_spend(self, keys: Sequence[str], amount: float) -> None:
+        """Add ``amount`` (USD) to the total under each key (a new key starts at 0)."""
+        if not isinstance(self, ClaimStore):
+            raise NotImplementedError(f"{type(self).__name__} keeps no spend")
+        for key in keys:
+            await self.update_state(f"spend:{key}", lambda v: float(v or 0.0) + amount)
+
+    async def get_spend(self, keys: Sequence[str]) -> dict[str, float]:
+        """The total under each key (0.0 for a key never added to)."""
+        if not isinstance(self, ClaimStore):
+            raise NotImplementedError(f"{type(self).__name__} keeps no spend")
+        return {key: float(await self.get_state(f"spend:{key}") or 0.0) for key in keys}
+
 
 class DeliveryLog(StorePart):
     """The log of webhook deliveries: each one and what it started or why not."""
@@ -226,7 +355,7 @@ class AuditLog(StorePart):
         raise NotImplementedError(f"{type(self).__name__} keeps no audit log")
 
 
-class Store(ExecutionStore, EventStore, ClaimStore, DeliveryLog, AuditLog):
+class Store(ExecutionStore, EventStore, ClaimStore, SpendLedger, DeliveryLog, AuditLog):
     """Where executions, events, claims and state live: every part in one backend."""
 
     url: str = ""

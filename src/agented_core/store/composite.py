@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, cast
 
@@ -13,9 +14,11 @@ from .base import (
     DeliveryLog,
     EventStore,
     ExecutionStore,
+    SpendLedger,
     Store,
     StorePart,
 )
+from .search import SearchMatch
 
 
 class CompositeStore(Store):
@@ -113,11 +116,28 @@ class CompositeStore(Store):
     async def heartbeat(self, execution_ids: Sequence[str], owner: str, at: datetime) -> None:
         await self.executions.heartbeat(execution_ids, owner, at)
 
+    async def renew_leases(
+        self, execution_ids: Sequence[str], owner: str, at: datetime
+    ) -> set[str]:
+        return await self.executions.renew_leases(execution_ids, owner, at)
+
+    async def take_execution(self, execution_id: str, owner: str, at: datetime) -> bool:
+        return await self.executions.take_execution(execution_id, owner, at)
+
+    async def save_owned(self, execution: Execution) -> bool:
+        return await self.executions.save_owned(execution)
+
     async def request_control(self, execution_id: str, action: str) -> None:
         await self.executions.request_control(execution_id, action)
 
     async def take_controls(self, execution_ids: Sequence[str]) -> dict[str, str]:
         return await self.executions.take_controls(execution_ids)
+
+    def wakes_owners(self) -> bool:
+        return self.executions.wakes_owners()
+
+    def listen_controls(self) -> AbstractAsyncContextManager[AsyncIterator[str]]:
+        return self.executions.listen_controls()
 
     async def delete_executions(self, finished_before: datetime) -> int:
         if self.events is not cast(object, self.executions):
@@ -148,8 +168,18 @@ class CompositeStore(Store):
         async for event in self.events.follow(execution_id, after=after):
             yield event
 
+    def wakes_followers(self) -> bool:
+        return self.events.wakes_followers()
+
     async def delete_events(self, execution_ids: Sequence[str]) -> None:
         await self.events.delete_events(execution_ids)
+
+    async def search_events(
+        self, query: str, *, limit: int = 20, per_execution: int = 3, before: str | None = None
+    ) -> list[SearchMatch]:
+        return await self.events.search_events(
+            query, limit=limit, per_execution=per_execution, before=before
+        )
 
     # claims and state
     async def claim(self, key: str, owner: str, ttl: float) -> bool:
@@ -166,6 +196,24 @@ class CompositeStore(Store):
 
     async def update_state(self, key: str, fn: Callable[[Any], Any]) -> Any:
         return await self.claims.update_state(key, fn)
+
+    async def list_state(self, prefix: str = "") -> dict[str, Any]:
+        return await self.claims.list_state(prefix)
+
+    async def list_claims(self, prefix: str = "") -> dict[str, tuple[str, float]]:
+        return await self.claims.list_claims(prefix)
+
+    # spend: the claim part's own ledger when it has one, else kept in its state
+    async def add_spend(self, keys: Sequence[str], amount: float) -> None:
+        if isinstance(self.claims, SpendLedger):
+            await self.claims.add_spend(keys, amount)
+        else:
+            await super().add_spend(keys, amount)
+
+    async def get_spend(self, keys: Sequence[str]) -> dict[str, float]:
+        if isinstance(self.claims, SpendLedger):
+            return await self.claims.get_spend(keys)
+        return await super().get_spend(keys)
 
     # the logs
     async def record_delivery(self, delivery: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,10 +24,12 @@ import sqlite_utils
 
 from ..converter import from_json, to_json
 from ..errors import StoreError
-from ..models import Event, Execution, Status
+from ..models import TERMINAL_STATUSES, Event, Execution, Status
 from .base import Store
+from .search import SearchMatch, Term, fts5_words_query, parse_query
 from .serial import SerialThread
-from .sqlite_schema import MIGRATIONS
+from .sqlite_schema import MIGRATIONS, SEARCH_SHIFT
+from .sqlite_search import MASK, EventCheck, IndexRow, index_rows, unindex, write_rows
 
 T = TypeVar("T")
 log = logging.getLogger("agented.store")
@@ -60,8 +63,19 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
+_TERMINAL_SQL = ",".join(sorted(f"'{s.value}'" for s in TERMINAL_STATUSES))
+
+
+PREFIX_WORDS = 64
+"""A prefix standing for at most this many indexed words is searched as those words."""
+
+
 class SQLiteStore(Store):
     """A store in one SQLite file."""
+
+    index_search = True
+    """Index event text for :meth:`search_events` as events are stored. Off only to measure
+    what indexing costs (``bench/search.py``): events stored with it off are never found."""
 
     def __init__(self, path: str, url: str | None = None) -> None:
         self.path = path
@@ -69,6 +83,7 @@ class SQLiteStore(Store):
         self._conn: sqlite3.Connection | None = None
         self._thread = SerialThread()
         self._quick_calls = 0
+        self._numbers: dict[str, int] = {}  # execution id -> its number in the search index
 
     @classmethod
     def from_url(cls, url: str, *, base_dir: Path | None = None) -> SQLiteStore:
@@ -355,6 +370,71 @@ class SQLiteStore(Store):
             )
         )
 
+    async def renew_leases(
+        self, execution_ids: Sequence[str], owner: str, at: datetime
+    ) -> set[str]:
+        if not execution_ids:
+            return set()
+        stamp = _iso(at)
+        ids = list(execution_ids)
+        rows = await self._call(
+            lambda: self.conn.execute(
+                f"UPDATE executions SET heartbeat_at = ? WHERE owner = ?"
+                f" AND status NOT IN ({_TERMINAL_SQL})"
+                f" AND id IN ({','.join('?' * len(ids))}) RETURNING id",
+                [stamp, owner, *ids],
+            ).fetchall()
+        )
+        return {r[0] for r in rows}
+
+    async def take_execution(self, execution_id: str, owner: str, at: datetime) -> bool:
+        stamp = _iso(at)
+
+        def take() -> bool:
+            # owner and heartbeat in the row and in its data, in one statement: one taker wins
+            cur = self.conn.execute(
+                "UPDATE executions SET owner = ?, heartbeat_at = ?,"
+                " data = json_set(data, '$.owner', ?, '$.heartbeat_at', ?)"
+                " WHERE id = ? AND status = 'queued' AND owner IS NULL",
+                (owner, stamp, owner, stamp, execution_id),
+            )
+            return cur.rowcount == 1
+
+        return await self._quick(take)
+
+    async def save_owned(self, execution: Execution) -> bool:
+        e = execution
+        row = (
+            e.id,
+            e.bot,
+            e.status.value,
+            _iso(e.created_at) or _iso(datetime.now(UTC)),
+            _iso(e.finished_at),
+            e.owner,
+            _iso(e.heartbeat_at),
+            _iso(e.retry_at),
+            to_json(e),
+            e.owner,
+            e.attempt,
+        )
+
+        def save() -> bool:
+            cur = self.conn.execute(
+                "INSERT INTO executions (id, bot, status, created_at, finished_at, owner,"
+                " heartbeat_at, retry_at, data) VALUES (?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(id) DO UPDATE SET bot=excluded.bot, status=excluded.status,"
+                " finished_at=excluded.finished_at, owner=excluded.owner,"
+                " heartbeat_at=excluded.heartbeat_at, retry_at=excluded.retry_at,"
+                " data=excluded.data"
+                " WHERE executions.owner IS ?"
+                f" AND executions.status NOT IN ({_TERMINAL_SQL})"
+                " AND COALESCE(json_extract(executions.data, '$.attempt'), 0) <= ?",
+                row,
+            )
+            return cur.rowcount == 1
+
+        return await self._quick(save)
+
     async def request_control(self, execution_id: str, action: str) -> None:
         await self._quick(
             lambda: self.conn.execute(
@@ -405,8 +485,11 @@ class SQLiteStore(Store):
                 for chunk in range(0, len(ids), 500):
                     part = ids[chunk : chunk + 500]
                     qs = ",".join("?" * len(part))
+                    unindex(conn, part)
                     conn.execute(f"DELETE FROM events WHERE execution_id IN ({qs})", part)
                     conn.execute(f"DELETE FROM executions WHERE id IN ({qs})", part)
+                for execution_id in ids:
+                    self._numbers.pop(execution_id, None)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -436,17 +519,53 @@ class SQLiteStore(Store):
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
             try:
+                indexed = self._search_rows(conn, rows) if self.index_search else []
                 conn.executemany(
                     "INSERT OR IGNORE INTO events (execution_id, seq, time, attempt, kind, text,"
                     " data) VALUES (?,?,?,?,?,?,?)",
                     rows,
                 )
+                write_rows(conn, indexed)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
 
         await self._call(write)
+
+    def _search_rows(self, conn: sqlite3.Connection, rows: list[Any]) -> list[IndexRow]:
+        """The index rows of the events of ``rows`` not stored yet (a repeat is ignored by the
+        insert, so it must not be indexed twice), each of up to ``SEARCH_ROW_EVENTS`` of them."""
+        spans: dict[str, tuple[int, int]] = {}
+        for row in rows:
+            low, high = spans.get(row[0], (row[1], row[1]))
+            spans[row[0]] = (min(low, row[1]), max(high, row[1]))
+        numbers: dict[str, int] = {}
+        stored: set[tuple[str, int]] = set()
+        for execution_id, (low, high) in spans.items():
+            number = self._numbers.get(execution_id)
+            if number is None:
+                conn.execute(
+                    "INSERT OR IGNORE INTO search_executions (execution_id) VALUES (?)",
+                    (execution_id,),
+                )
+                number = conn.execute(
+                    "SELECT n FROM search_executions WHERE execution_id = ?", (execution_id,)
+                ).fetchone()[0]
+            numbers[execution_id] = number
+            stored.update(
+                (execution_id, r[0])
+                for r in conn.execute(
+                    "SELECT seq FROM events WHERE execution_id = ? AND seq BETWEEN ? AND ?",
+                    (execution_id, low, high),
+                )
+            )
+        # only once the rows are certain to be written (the caller commits right after)
+        self._numbers.update(numbers)
+        new = [(numbers[r[0]], r[1], r[5]) for r in rows if (r[0], r[1]) not in stored]
+        # sorted by number and seq; a stable sort keeps a repeat's first text first
+        new.sort(key=itemgetter(0, 1))
+        return index_rows(new)
 
     async def read_events(
         self, execution_id: str, *, after: int = 0, limit: int | None = None
@@ -460,18 +579,20 @@ class SQLiteStore(Store):
             sql += " LIMIT ?"
             args.append(limit)
         rows = await self._call(lambda: self.conn.execute(sql, args).fetchall())
-        return [
-            Event(
-                execution_id=execution_id,
-                seq=r[0],
-                time=datetime.fromtimestamp(r[1], UTC),
-                attempt=r[2],
-                kind=r[3],
-                text=r[4],
-                data=json.loads(r[5]) if r[5] else {},
-            )
-            for r in rows
-        ]
+        return [self._event(execution_id, r) for r in rows]
+
+    @staticmethod
+    def _event(execution_id: str, r: Any) -> Event:
+        """An event from a row (seq, time, attempt, kind, text, data)."""
+        return Event(
+            execution_id=execution_id,
+            seq=r[0],
+            time=datetime.fromtimestamp(r[1], UTC),
+            attempt=r[2],
+            kind=r[3],
+            text=r[4],
+            data=json.loads(r[5]) if r[5] else {},
+        )
 
     async def delete_events(self, execution_ids: Sequence[str]) -> None:
         ids = list(execution_ids)
@@ -483,8 +604,14 @@ class SQLiteStore(Store):
                 for chunk in range(0, len(ids), 500):
                     part = ids[chunk : chunk + 500]
                     qs = ",".join("?" * len(part))
+                    unindex(conn, part)
                     conn.execute(f"DELETE FROM events WHERE execution_id IN ({qs})", part)
+                    conn.execute(
+                        f"DELETE FROM search_executions WHERE execution_id IN ({qs})", part
+                    )
                 conn.execute("COMMIT")
+                for execution_id in ids:
+                    self._numbers.pop(execution_id, None)
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -500,6 +627,217 @@ class SQLiteStore(Store):
             ).fetchone()
         )
         return int(row[0]) if row and row[0] is not None else 0
+
+    async def search_events(
+        self, query: str, *, limit: int = 20, per_execution: int = 3, before: str | None = None
+    ) -> list[SearchMatch]:
+        terms = parse_query(query)
+        if not terms or limit < 1:
+            return []
+        per = max(1, per_execution)
+
+        def search() -> list[SearchMatch]:
+            conn = self.conn
+            expansions = self._expansions(conn, terms)
+            if expansions is None:
+                return []
+            expression, exact = fts5_words_query(terms, expansions)
+            bound: int | None = None
+            if before is not None:
+                row = conn.execute(
+                    "SELECT n FROM search_executions WHERE execution_id = ?", (before,)
+                ).fetchone()
+                if row is None:
+                    return []
+                bound = row[0] << SEARCH_SHIFT
+            try:
+                return self._search(conn, terms, expression, exact, limit, per, bound)
+            except sqlite3.OperationalError as error:
+                # a word Python takes whole that the index's older Unicode tables split in
+                # two makes a phrase, which this index refuses: filter by the plain ASCII
+                # words only, and check every event found
+                if "phrase" not in str(error):
+                    raise
+                safe = [
+                    t
+                    for t in terms
+                    if len(t.raw or t.words) == 1 and all(w.isascii() for w in t.raw or t.words)
+                ]
+                if not safe:
+                    return []
+                fallback, _ = fts5_words_query(safe)
+                return self._search(conn, terms, fallback, False, limit, per, bound)
+
+        return await self._call(search)
+
+    @staticmethod
+    def _expansions(conn: sqlite3.Connection, terms: list[Term]) -> dict[int, list[str]] | None:
+        """The indexed words each prefix term stands for, by term, when they are at most
+        ``PREFIX_WORDS`` (more: the index is asked for the prefix itself); None when a prefix
+        stands for no word at all (nothing can match). Plain ASCII prefixes only: others are
+        folded by the index in ways Python's folding may not match."""
+        out: dict[int, list[str]] = {}
+        for number, term in enumerate(terms):
+            head = term.words[-1]
+            if not term.prefix or not head.isascii() or not (term.raw or term.words)[-1].isascii():
+                continue
+            found = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT term FROM events_search_words WHERE term >= ? AND term < ? LIMIT ?",
+                    (head, head + "\U0010ffff", PREFIX_WORDS + 1),
+                )
+            ]
+            if not found:
+                return None
+            if len(found) <= PREFIX_WORDS:
+                out[number] = found
+        return out
+
+    def _search(
+        self,
+        conn: sqlite3.Connection,
+        terms: list[Term],
+        expression: str,
+        exact: bool,
+        limit: int,
+        per: int,
+        bound: int | None,
+    ) -> list[SearchMatch]:
+        """The matches of ``search_events``: the index's rows newest first, each row's events
+        (latest first) checked one by one (:class:`EventCheck`)."""
+        window = max(2 * limit * per, 50)
+        groups: dict[int, list[int]] = {}  # execution number -> its latest matching seqs
+        ids: dict[int, str | None] = {}
+        check = EventCheck(terms, expression, exact)
+
+        def execution_of(number: int) -> str | None:
+            if number not in ids:
+                row = conn.execute(
+                    "SELECT execution_id FROM search_executions WHERE n = ?", (number,)
+                ).fetchone()
+                ids[number] = row[0] if row else None
+            return ids[number]
+
+        def events_of(rowids: list[int]) -> dict[int, list[tuple[int, str]]]:
+            """The events with text of each of ``rowids``' rows, latest first (one statement
+            a window of rows: one a row cost more than checking their events)."""
+            out: dict[int, list[tuple[int, str]]] = {}
+            for rowid, seq, text in conn.execute(
+                "SELECT r.id, e.seq, e.text FROM events_search_rows r"
+                f" JOIN search_executions s ON s.n = r.id >> {SEARCH_SHIFT}"
+                " JOIN events e ON e.execution_id = s.execution_id"
+                f" AND e.seq BETWEEN r.low AND r.id & {MASK}"
+                " WHERE r.id IN (SELECT value FROM json_each(?))"
+                " AND e.text IS NOT NULL AND e.text != '' ORDER BY r.id DESC, e.seq DESC",
+                (json.dumps(rowids),),
+            ):
+                out.setdefault(rowid, []).append((seq, text))
+            return out
+
+        # rowid order is newest execution first, latest seqs first: a window of rows at a
+        # time, each execution keeping its first ``per`` matches; once the window's last
+        # execution has them, the next window starts below it, so an execution with a
+        # million matches costs what one with three does (and a query expands its prefixes
+        # once or twice, not once an execution)
+        try:
+            while True:
+                sql = "SELECT rowid FROM events_search WHERE events_search MATCH ?"
+                args: list[Any] = [expression]
+                if bound is not None:
+                    sql += " AND rowid < ?"
+                    args.append(bound)
+                sql += " ORDER BY rowid DESC LIMIT ?"
+                args.append(window)
+                rows = [r[0] for r in conn.execute(sql, args)]
+                pending = rows
+                while pending:
+                    # each execution's next row at a time: the first often has its matches
+                    turn: list[int] = []
+                    later: list[int] = []
+                    for rowid in pending:
+                        number = rowid >> SEARCH_SHIFT
+                        if len(groups.get(number, ())) >= per:
+                            continue
+                        if turn and turn[-1] >> SEARCH_SHIFT == number:
+                            later.append(rowid)
+                        else:
+                            turn.append(rowid)
+                    texts = events_of(turn) if turn else {}
+                    for rowid in turn:
+                        number = rowid >> SEARCH_SHIFT
+                        seqs = groups.get(number, [])
+                        for seq, text in texts.get(rowid, ()):
+                            if len(seqs) >= per:
+                                break
+                            if check(text):
+                                seqs.append(seq)
+                        if seqs:
+                            groups[number] = seqs
+                    pending = later
+                if len(rows) < window or len(groups) > limit:
+                    break
+                last = rows[-1] >> SEARCH_SHIFT
+                full = len(groups.get(last, ())) >= per
+                if len(groups) == limit and (full or last not in groups):
+                    break  # the executions above ``last`` are complete, and so is ``last``
+                bound = last << SEARCH_SHIFT if full else rows[-1]
+        finally:
+            check.close()
+        found = [(n, sorted(groups[n])) for n in sorted(groups, reverse=True)[:limit]]
+        out: list[SearchMatch] = []
+        for number, seqs in found:
+            execution_id = execution_of(number)
+            if execution_id is None:  # deleted meanwhile
+                continue
+            marks = ",".join("?" * len(seqs))
+            events = [
+                self._event(execution_id, r)
+                for r in conn.execute(
+                    "SELECT seq, time, attempt, kind, text, data FROM events"
+                    f" WHERE execution_id = ? AND seq IN ({marks}) ORDER BY seq",
+                    [execution_id, *seqs],
+                )
+            ]
+            if events:
+                out.append(SearchMatch(execution_id, tuple(events)))
+        return out
+
+    # spend, kept in the state table under the keys the default implementation uses
+    async def add_spend(self, keys: Sequence[str], amount: float) -> None:
+        rows = [(f"spend:{key}", json.dumps(float(amount))) for key in keys]
+
+        def add() -> None:
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE"
+                    " SET value = CAST(state.value AS REAL) + CAST(excluded.value AS REAL)",
+                    rows,
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        if rows:
+            await self._quick(add)
+
+    async def get_spend(self, keys: Sequence[str]) -> dict[str, float]:
+        wanted = list(keys)
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        rows = await self._quick(
+            lambda: self.conn.execute(
+                f"SELECT key, value FROM state WHERE key IN ({marks})",
+                [f"spend:{k}" for k in wanted],
+            ).fetchall()
+        )
+        found = {r[0][len("spend:") :]: float(json.loads(str(r[1]))) for r in rows}
+        return {key: found.get(key, 0.0) for key in wanted}
 
     # claims and state
     async def claim(self, key: str, owner: str, ttl: float) -> bool:
@@ -560,6 +898,26 @@ class SQLiteStore(Store):
             return json.loads(text)
 
         return await self._quick(update)
+
+    async def list_claims(self, prefix: str = "") -> dict[str, tuple[str, float]]:
+        now = time.time()
+        rows = await self._call(
+            lambda: self.conn.execute(
+                "SELECT key, owner, expires FROM claims WHERE key >= ? AND key < ?"
+                " AND expires > ? ORDER BY key",
+                (prefix, prefix + "\U0010ffff", now),
+            ).fetchall()
+        )
+        return {key: (owner, expires - now) for key, owner, expires in rows}
+
+    async def list_state(self, prefix: str = "") -> dict[str, Any]:
+        rows = await self._call(
+            lambda: self.conn.execute(
+                "SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key",
+                (prefix, prefix + "\U0010ffff"),
+            ).fetchall()
+        )
+        return {key: json.loads(value) for key, value in rows}
 
     async def record_delivery(self, delivery: dict[str, Any]) -> None:
         stamp = _iso(datetime.now(UTC))

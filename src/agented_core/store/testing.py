@@ -49,10 +49,20 @@ def event(
 
 class StoreContract:
     """Checks of every method of :class:`~agented_core.store.Store`; subclass and override
-    :meth:`store_factory`. A backend without an audit log overrides :attr:`has_audit`."""
+    :meth:`store_factory`. A backend without an audit log overrides :attr:`has_audit`, one
+    without full-text search :attr:`has_search` (its search checks then expect a refusal)."""
 
     pytestmark = pytest.mark.anyio
     has_audit = True
+    has_search = True
+
+    async def _searches(self, store: Store) -> bool:
+        """False (after checking the refusal) for a backend without search."""
+        if self.has_search:
+            return True
+        with pytest.raises(NotImplementedError):
+            await store.search_events("x")
+        return False
 
     @pytest.fixture
     def anyio_backend(self) -> str:
@@ -151,6 +161,61 @@ class StoreContract:
         one, two = await other.get_execution("01H1"), await other.get_execution("01H2")
         assert one is not None and one.heartbeat_at == at
         assert two is not None and two.heartbeat_at is None
+
+    async def test_leases_are_held_by_their_owner_until_taken_over(
+        self, store: Store, other: Store
+    ) -> None:
+        at = NOW + timedelta(seconds=30)
+        await store.save_execution(execution("01L1", Status.RUNNING, owner="p1"))
+        await store.save_execution(execution("01L2", Status.RUNNING, owner="p2"))
+        await store.save_execution(execution("01L3", Status.INTERRUPTED, owner="p1"))
+        assert await store.renew_leases([], "p1", at) == set()
+        assert await store.renew_leases(["01L1", "01L2", "01L3", "01NONE"], "p1", at) == {"01L1"}
+        one = await other.get_execution("01L1")
+        assert one is not None and one.heartbeat_at == at
+
+    async def test_one_taker_of_a_queued_execution_nobody_owns(
+        self, store: Store, other: Store
+    ) -> None:
+        await store.save_execution(execution("01T1", Status.QUEUED))
+        await store.save_execution(execution("01T2", Status.QUEUED, owner="p0"))
+        await store.save_execution(execution("01T3", Status.RUNNING))
+        results: dict[str, bool] = {}
+
+        async def take(who: str, by: Store) -> None:
+            results[who] = await by.take_execution("01T1", who, NOW)
+
+        async with anyio.create_task_group() as tg:
+            for n in range(CONCURRENT // 4):
+                tg.start_soon(take, f"s{n}", store)
+                tg.start_soon(take, f"o{n}", other)
+        winners = [who for who, won in results.items() if won]
+        assert len(winners) == 1
+        taken = await store.get_execution("01T1")
+        assert taken is not None and taken.owner == winners[0] and taken.heartbeat_at == NOW
+        assert taken.status is Status.QUEUED
+        assert not await other.take_execution("01T2", "p1", NOW)  # owned already
+        assert not await other.take_execution("01T3", "p1", NOW)  # not queued
+        assert not await other.take_execution("01NONE", "p1", NOW)
+
+    async def test_a_fenced_save_needs_the_owner_and_no_later_attempt(
+        self, store: Store, other: Store
+    ) -> None:
+        mine = execution("01S1", Status.RUNNING, owner="p1", attempt=1)
+        assert await store.save_owned(mine)  # a new one
+        mine.prompt = "mine"
+        assert await store.save_owned(mine)
+        # taken over: queued again for nobody, then run as attempt 2 by p2
+        await other.save_execution(execution("01S1", Status.QUEUED, attempt=1))
+        assert not await store.save_owned(mine)
+        await other.save_execution(execution("01S1", Status.RUNNING, owner="p2", attempt=2))
+        assert not await store.save_owned(mine)
+        same_owner_old_attempt = execution("01S1", Status.RUNNING, owner="p2", attempt=1)
+        assert not await store.save_owned(same_owner_old_attempt)
+        got = await store.get_execution("01S1")
+        assert got is not None and got.owner == "p2" and got.attempt == 2 and got.prompt is None
+        await other.save_execution(execution("01S1", Status.INTERRUPTED, owner="p2", attempt=2))
+        assert not await store.save_owned(execution("01S1", Status.FAILED, owner="p2", attempt=2))
 
     async def test_controls_are_a_mailbox_across_stores(self, store: Store, other: Store) -> None:
         for id in ("01C1", "01C2"):
@@ -257,6 +322,27 @@ class StoreContract:
         assert await store.get_state("x") == {"last": "2026-01-02"}
         assert await store.get_state("y") is None
 
+    async def test_state_is_listed_by_prefix(self, store: Store, other: Store) -> None:
+        await store.put_state("cron:a", {"n": 1})
+        await other.put_state("cron:b", [2])
+        await store.put_state("cooldown:x", None)
+        assert await other.list_state("cron:") == {"cron:a": {"n": 1}, "cron:b": [2]}
+        assert await store.list_state() == {"cooldown:x": None, "cron:a": {"n": 1}, "cron:b": [2]}
+        assert await store.list_state("nothing") == {}
+
+    async def test_claims_are_listed_with_their_time_left(self, store: Store, other: Store) -> None:
+        assert await store.claim("delivery:github:1", "a", ttl=600)
+        assert await other.claim("delivery:github:2", "b", ttl=0.01)
+        assert await other.claim("wake:x", "c", ttl=60)
+        deadline = time.monotonic() + 10
+        while "delivery:github:2" in await store.list_claims("delivery:"):  # it expires
+            assert time.monotonic() < deadline, "a claim never expired"
+            await anyio.sleep(0.02)
+        found = await store.list_claims("delivery:")
+        assert list(found) == ["delivery:github:1"] and found["delivery:github:1"][0] == "a"
+        assert 590 < found["delivery:github:1"][1] <= 600
+        assert set(await other.list_claims()) == {"delivery:github:1", "wake:x"}
+
     async def test_update_state_is_atomic(self, store: Store) -> None:
         assert await store.update_state("c", lambda v: (v or 0) + 1) == 1
         assert await store.update_state("c", lambda v: v + 1) == 2
@@ -308,3 +394,110 @@ class StoreContract:
         only = await store.list_audit(execution_id="a")
         assert [e["actor"] for e in only] == ["k1"]
         assert [e["actor"] for e in await store.list_audit(before=entries[0]["id"])] == ["k1"]
+
+    # search
+    async def test_search_finds_every_word_newest_first_in_pages(
+        self, store: Store, other: Store
+    ) -> None:
+        if not await self._searches(store):
+            return
+
+        def said(execution_id: str, seq: int, text: str, kind: str = "text") -> Event:
+            return Event(execution_id, seq, NOW, 1, kind, text, {})
+
+        await store.append_events(
+            [
+                said("01S1", 1, "Traceback: ConnectionError while pushing"),
+                said("01S1", 2, "nothing here"),
+                said("01S1", 3, "connection error again", "stderr"),
+            ]
+        )
+        await other.append_events([said("01S2", 1, "a ConnectionError? no: connection refused")])
+        await store.append_events([said("01S3", 1, "Café au lait"), said("01S3", 2, "")])
+        await store.append_events([said("01S1", 3, "a repeat is not indexed twice")])
+        got = await other.search_events("connection")
+        assert [(m.execution_id, [e.seq for e in m.events]) for m in got] == [
+            ("01S2", [1]),
+            ("01S1", [3]),
+        ]
+        both = await store.search_events("CONNECTION error", per_execution=5)
+        assert [(m.execution_id, [e.seq for e in m.events]) for m in both] == [("01S1", [3])]
+        assert both[0].events[0].kind == "stderr" and both[0].events[0].text
+        assert [m.execution_id for m in await store.search_events('"connection refused"')] == [
+            "01S2"
+        ]
+        assert [m.execution_id for m in await store.search_events("cafe")] == ["01S3"]
+        assert [m.execution_id for m in await store.search_events("connect*")] == [
+            "01S2",
+            "01S1",
+        ]
+        first = await store.search_events("connection", limit=1)
+        assert [m.execution_id for m in first] == ["01S2"]
+        rest = await store.search_events("connection", limit=1, before="01S2")
+        assert [m.execution_id for m in rest] == ["01S1"]
+        assert await store.search_events("connection", before="01S1") == []
+        for nothing in ("", "   ", '"', "*", "---", "repeat"):
+            assert await store.search_events(nothing) == [], nothing
+
+    async def test_search_takes_any_text_and_forgets_deleted_executions(self, store: Store) -> None:
+        if not await self._searches(store):
+            return
+        old = execution("01T1", Status.FAILED, finished_at=NOW - timedelta(days=40))
+        await store.save_execution(old)
+        await store.append_events([Event("01T1", 1, NOW, 1, "text", "AND OR NOT NEAR(x", {})])
+        for query in ('AND', 'x" OR "y', "NEAR(", "'; DROP TABLE events; --", '"unclosed',
+                      "col:umn", "^start", "a + b", "(", "\\", "\x00", "🙂 emoji"):  # fmt: skip
+            await store.search_events(query)  # never a syntax error
+        assert [m.execution_id for m in await store.search_events("near")] == ["01T1"]
+        assert await store.delete_executions(NOW - timedelta(days=30)) == 1
+        assert await store.search_events("near") == []
+
+    # spend
+    async def test_spend_totals_add_up_between_two_stores(self, store: Store, other: Store) -> None:
+        assert await store.get_spend(["a", "b"]) == {"a": 0.0, "b": 0.0}
+        await store.add_spend(["a", "b"], 1.25)
+
+        async def add(target: Store) -> None:
+            for _ in range(10):
+                await target.add_spend(["a"], 0.5)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(add, store)
+            tg.start_soon(add, other)
+        assert await other.get_spend(["a", "b", "c"]) == {"a": 11.25, "b": 1.25, "c": 0.0}
+
+    async def test_search_gives_each_execution_its_latest_matches_however_many(
+        self, store: Store
+    ) -> None:
+        if not await self._searches(store):
+            return
+        await store.append_events([Event("01U1", 1, NOW, 1, "text", "disk full", {})])
+        await store.append_events(
+            [Event("01U2", n, NOW, 1, "text", f"retry {n}: disk full", {}) for n in range(1, 301)]
+        )
+        await store.append_events([Event("01U3", 1, NOW, 1, "stderr", "disk full!", {})])
+        got = await store.search_events("disk", limit=2, per_execution=3)
+        assert [(m.execution_id, [e.seq for e in m.events]) for m in got] == [
+            ("01U3", [1]),
+            ("01U2", [298, 299, 300]),
+        ]
+        rest = await store.search_events("disk full", limit=5, before="01U2")
+        assert [m.execution_id for m in rest] == ["01U1"]
+
+    async def test_search_matches_one_event_never_words_spread_over_a_batch(
+        self, store: Store
+    ) -> None:
+        if not await self._searches(store):
+            return
+        said = ["push failed", "connection reset", "retry the push", "the connection was refused"]
+        batch = [Event("01V1", n, NOW, 1, "text", t, {}) for n, t in enumerate(said * 20, 1)]
+        batch.insert(5, Event("01V1", 200, NOW, 1, "usage", None, {}))  # a gap, no text
+        await store.append_events(batch)
+        assert await store.search_events("failed refused") == []  # two events' words
+        assert await store.search_events('"push connection"') == []  # across two events
+        [got] = await store.search_events("connection refused", per_execution=2)
+        assert [e.seq for e in got.events] == [76, 80]  # the latest two, in seq order
+        [push] = await store.search_events("push", per_execution=100)
+        assert [e.seq for e in push.events] == [n for n in range(1, 81) if n % 4 in (1, 3)]
+        await store.delete_events(["01V1"])
+        assert await store.search_events("push") == []

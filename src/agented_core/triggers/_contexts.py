@@ -11,6 +11,9 @@ add ``event``, ``action``, ``delivery`` and ``payload`` (the raw body: any sub-p
 generic sources also ``source``. GitHub triggers add ``repo`` and ``sender``, and the sections
 of their event type (:data:`GITHUB_EVENT_SECTIONS`); an event type not listed there gets none.
 
+A bot with a ``checkout`` also has ``workspace`` {path, repo, sha, ref} (:data:`WORKSPACE`): its
+worktree, the repository, the exact commit and the ref it came from.
+
 A bot with several triggers may use a key if *any* of its triggers provides it. At run time a
 key the current trigger does not provide renders as the empty string (the runner renders with
 ``missing="empty"``), so ``{pr.number}`` in a bot fired by both ``pull_request`` and a schedule
@@ -39,6 +42,7 @@ __all__ = [
     "LEAF",
     "NULLABLE",
     "OPEN",
+    "WORKSPACE",
     "ContextShape",
     "Leaf",
     "ListOf",
@@ -159,6 +163,8 @@ BASE = _rec(
     execution=_rec("id", attempt=INTEGER),
 )
 """The keys every context has, ``params`` aside (see :func:`params_shape`)."""
+WORKSPACE = _rec("path", "repo", "sha", "ref")
+"""The ``workspace`` of a bot with a checkout: {path, repo, sha, ref}."""
 _WEBHOOK = _rec("event", action=NULLABLE, delivery=NULLABLE, payload=OPEN)
 
 
@@ -186,6 +192,8 @@ def _where(key: str) -> str | None:
         return "GitHub and webhook triggers"
     if key == "source":
         return "webhook triggers"
+    if key == "workspace":
+        return "a checkout (set the bot's checkout)"
     return None
 
 
@@ -229,6 +237,8 @@ class ContextShape:
     @staticmethod
     def _unknown(path: str, walked: list[str], segment: str, keys: list[str]) -> str:
         where = _where(segment) if not walked else None
+        if where and segment == "workspace":
+            return f"key 'workspace' (in '{path}') comes with {where}; this bot has none"
         if where:
             return (
                 f"key '{segment}' (in '{path}') comes with {where}, "
@@ -286,4 +296,6 @@ def shape_for(bot: Bot) -> ContextShape:
     shape = ContextShape(Record({**BASE.fields, "params": params_shape(bot.param_specs)}))
     for trigger in bot.triggers:
         shape = shape.merged(trigger_shape(trigger))
+    if bot.checkout.enabled:
+        shape = shape.merged(ContextShape(Record({"workspace": WORKSPACE})))
     return shape

@@ -31,7 +31,14 @@ from ..run._preparation import base_context
 from ..run._prompts import render, render_argv
 from ..store.base import Store
 from ._generic import build_generic_context, match_filters, verify_generic_signature
-from ._github import build_context, match, parse_body, verify_signature, with_command
+from ._github import (
+    build_context,
+    match,
+    needs_changed_files,
+    parse_body,
+    verify_signature,
+    with_command,
+)
 from ._start import StartRun
 
 GITHUB = "github"
@@ -49,10 +56,12 @@ class DeliveryResult:
     duplicate: bool = False
     reason: str | None = None
     skipped: tuple[Mapping[str, str], ...] = ()
+    redelivery_of: str | None = None
+    """On a redelivery (:meth:`Deliveries.redeliver`): the delivery it repeats."""
 
     def to_log(self) -> dict[str, Any]:
-        """The delivery-log entry."""
-        return {
+        """The delivery-log entry (without the payload, which :class:`Deliveries` adds)."""
+        entry: dict[str, Any] = {
             "source": self.source,
             "delivery": self.delivery_id,
             "event": self.event,
@@ -62,6 +71,13 @@ class DeliveryResult:
             "reason": self.reason,
             "skipped": [dict(s) for s in self.skipped],
         }
+        if self.redelivery_of is not None:
+            entry["redelivery_of"] = self.redelivery_of
+        return entry
+
+
+REDELIVER_SCAN = 500
+"""How many of the newest delivery-log entries :meth:`Deliveries.redeliver` looks through."""
 
 
 @frozen
@@ -90,6 +106,9 @@ PromptContext = Callable[[Bot, Mapping[str, Any]], Mapping[str, Any]]
 Notify = Callable[..., Awaitable[list[HookFailure]]]
 """Calls a lifecycle hook, returning the implementations that raised (``Plugins.notify``)."""
 
+ChangedFiles = Callable[[Mapping[str, Any]], Awaitable[Sequence[str] | None]]
+"""A pull request's changed paths for a delivery's context (``Plugins.changed_files``)."""
+
 
 class Deliveries:
     """Receives webhook deliveries and starts the runs they match.
@@ -107,6 +126,7 @@ class Deliveries:
         *,
         prompt_context: PromptContext = lambda bot, context: {},
         notify: Notify | None = None,
+        changed_files: ChangedFiles | None = None,
         clock: Clock = utcnow,
     ) -> None:
         self.config = config
@@ -114,6 +134,7 @@ class Deliveries:
         self.start_run = start_run
         self.prompt_context = prompt_context
         self.notify = notify
+        self.changed_files = changed_files
         self.clock = clock
 
     @property
@@ -146,11 +167,17 @@ class Deliveries:
         if delivery and not await self._first_time(GITHUB, delivery):
             return await self._log(_evolve(base, duplicate=True, reason="duplicate delivery"))
         if event == "ping":
-            return await self._log(_evolve(base, reason="ping: nothing to start"))
+            return await self._log(_evolve(base, reason="ping: nothing to start"), payload=payload)
+        return await self._run_github(base, event, payload, delivery)
+
+    async def _run_github(
+        self, base: DeliveryResult, event: str, payload: Any, delivery: str | None
+    ) -> DeliveryResult:
         context = build_context(event, payload, delivery)
+        files = await self._changed_files(context)
         started: list[str] = []
         skipped: list[dict[str, str]] = []
-        for bot, bot_context, why in self._github_matches(event, context):
+        for bot, bot_context, why in self._github_matches(event, context, files):
             if why is not None:
                 skipped.append({"bot": bot.name, "reason": why})
                 continue
@@ -158,21 +185,40 @@ class Deliveries:
             started.append(execution.id)
         reason = None if started else _nothing_reason(skipped, event)
         result = _evolve(base, execution_ids=tuple(started), skipped=tuple(skipped), reason=reason)
-        return await self._log(result, context)
+        return await self._log(result, context, payload)
 
-    def dry_run_github(self, event: str, payload: Any) -> DryRun:
-        """Which bots a delivery of ``event`` with ``payload`` would start; nothing is written."""
+    def dry_run_github(
+        self, event: str, payload: Any, *, changed_files: Sequence[str] | None = None
+    ) -> DryRun:
+        """Which bots a delivery of ``event`` with ``payload`` would start; nothing is written.
+
+        ``changed_files``: the pull request's paths for ``paths`` filters (not fetched here).
+        """
         context = build_context(event, payload, None)
         result = DryRun()
-        for bot, bot_context, why in self._github_matches(event, context):
+        for bot, bot_context, why in self._github_matches(event, context, changed_files):
             if why is not None:
                 result.skipped.append({"bot": bot.name, "reason": why})
             else:
                 result.matches.append({"bot": bot.name, "prompt": self._preview(bot, bot_context)})
         return result
 
+    async def changed_files_of(self, event: str, payload: Any) -> Sequence[str] | None:
+        """The PR's changed files for a dry run of ``event``, if a ``paths`` filter needs them."""
+        return await self._changed_files(build_context(event, payload, None))
+
+    async def _changed_files(self, context: Mapping[str, Any]) -> Sequence[str] | None:
+        """The PR's changed files, fetched once, and only when a trigger's ``paths`` needs them."""
+        if self.changed_files is None:
+            return None
+        for bot in self.config.bots.values():
+            for trigger in bot.triggers:
+                if isinstance(trigger, GitHubTrigger) and needs_changed_files(trigger, context):
+                    return await self.changed_files(context)
+        return None
+
     def _github_matches(
-        self, event: str, context: Mapping[str, Any]
+        self, event: str, context: Mapping[str, Any], files: Sequence[str] | None = None
     ) -> list[tuple[Bot, dict[str, Any], str | None]]:
         out: list[tuple[Bot, dict[str, Any], str | None]] = []
         for bot in self.config.bots.values():
@@ -181,7 +227,7 @@ class Deliveries:
                 continue
             reasons: list[str] = []
             for trigger in triggers:
-                why = match(trigger, context)
+                why = match(trigger, context, changed_files=files)
                 if why is None:
                     out.append((bot, with_command(trigger, context), None))
                     break
@@ -210,6 +256,11 @@ class Deliveries:
         base = DeliveryResult(source, delivery, source)
         if delivery and not await self._first_time(source, delivery):
             return await self._log(_evolve(base, duplicate=True, reason="duplicate delivery"))
+        return await self._run_generic(base, source, payload, delivery)
+
+    async def _run_generic(
+        self, base: DeliveryResult, source: str, payload: Any, delivery: str | None
+    ) -> DeliveryResult:
         context = build_generic_context(source, payload, delivery)
         started: list[str] = []
         skipped: list[dict[str, str]] = []
@@ -227,7 +278,54 @@ class Deliveries:
                 skipped.append({"bot": bot.name, "reason": "; ".join(r for r in reasons if r)})
         reason = None if started else _nothing_reason(skipped, source)
         result = _evolve(base, execution_ids=tuple(started), skipped=tuple(skipped), reason=reason)
-        return await self._log(result, context)
+        return await self._log(result, context, payload)
+
+    # redelivery
+    async def redeliver(self, delivery_id: str) -> DeliveryResult:
+        """Match the stored payload of delivery ``delivery_id`` again, as a new delivery.
+
+        The new delivery gets a fresh id (so deduplication lets it through), is matched against
+        the bots as configured now, starts what matches and is logged with ``redelivery_of``.
+        No signature is checked: the payload was verified when it first arrived. Raises
+        :class:`NotFoundError` when none of the newest :data:`REDELIVER_SCAN` log entries is
+        that delivery with its payload, or its webhook source is no longer configured.
+        """
+        entry = await self.find_delivery(delivery_id)
+        if entry is None:
+            raise NotFoundError(
+                f"no delivery {delivery_id!r} with a stored payload among the newest "
+                f"{REDELIVER_SCAN} deliveries"
+            )
+        source = str(entry.get("source") or GITHUB)
+        payload = entry["payload"]
+        new_id = f"{uuid.uuid4()}"
+        event = entry.get("event")
+        action = entry.get("action")
+        base = DeliveryResult(
+            source,
+            new_id,
+            event if isinstance(event, str) else None,
+            action if isinstance(action, str) else None,
+            redelivery_of=delivery_id,
+        )
+        if source == GITHUB:
+            if not isinstance(event, str) or not event:
+                raise NotFoundError(f"delivery {delivery_id!r} has no event name to redeliver")
+            if event == "ping":
+                return await self._log(
+                    _evolve(base, reason="ping: nothing to start"), None, payload
+                )
+            return await self._run_github(base, event, payload, new_id)
+        if source not in self.config.webhooks:
+            raise NotFoundError(f"no webhook source {source!r} (delivery {delivery_id!r})")
+        return await self._run_generic(base, source, payload, new_id)
+
+    async def find_delivery(self, delivery_id: str) -> dict[str, Any] | None:
+        """The newest log entry of ``delivery_id`` that has its payload, or ``None``."""
+        for entry in await self.store.list_deliveries(limit=REDELIVER_SCAN):
+            if entry.get("delivery") == delivery_id and "payload" in entry:
+                return entry
+        return None
 
     # shared
     async def _first_time(self, source: str, delivery: str) -> bool:
@@ -244,7 +342,10 @@ class Deliveries:
         )
 
     async def _log(
-        self, result: DeliveryResult, context: Mapping[str, Any] | None = None
+        self,
+        result: DeliveryResult,
+        context: Mapping[str, Any] | None = None,
+        payload: Any = None,
     ) -> DeliveryResult:
         """Tell the plugins (``agented_delivery_received``), then write the delivery log entry.
 
@@ -252,6 +353,8 @@ class Deliveries:
         otherwise.
         """
         entry = result.to_log()
+        if payload is not None:
+            entry["payload"] = payload  # for a redelivery; only admins see it (GET /deliveries)
         if self.notify is not None:
             failures = await self.notify(
                 "agented_delivery_received", delivery=result, context=context

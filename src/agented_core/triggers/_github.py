@@ -14,6 +14,13 @@ blanks, followed by a blank or the line's end); a mention ``@name`` matches anyw
 (``>``) and fenced code blocks are ignored, so quoting a command does not fire it again. The text
 is the comment's body on comment events, the review's on ``pull_request_review``, the issue's on
 ``issues`` and the pull request's on ``pull_request``.
+
+``paths`` on a pull request event needs the PR's changed files, which its payload does not list:
+the caller fetches them once per delivery (only when a trigger's filter needs them, see
+:func:`needs_changed_files`) through the plugins' ``agented_changed_files`` hook and passes them
+to :func:`match` as ``changed_files``; without them the trigger does not fire, saying why.
+``drafts = false`` skips draft pull requests; ``author_associations`` compares the
+``author_association`` GitHub gives the comment's, review's, PR's or issue's author.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ __all__ = [
     "check_trigger",
     "match",
     "matched_command",
+    "needs_changed_files",
     "parse_body",
     "trigger_problems",
     "verify_signature",
@@ -72,6 +80,18 @@ _COMMAND_TEXT: Mapping[str, str] = {
     "pull_request": "pr",
     "pull_request_target": "pr",
 }
+_ASSOCIATED = (*_PR_EVENTS, "issues", "issue_comment", "commit_comment", "discussion_comment")
+ASSOCIATIONS = (
+    "OWNER",
+    "MEMBER",
+    "COLLABORATOR",
+    "CONTRIBUTOR",
+    "FIRST_TIME_CONTRIBUTOR",
+    "FIRST_TIMER",
+    "MANNEQUIN",
+    "NONE",
+)
+"""GitHub's ``author_association`` values."""
 _SLASH = re.compile(r"/[A-Za-z][\w-]*")
 _MENTION = re.compile(r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\[bot\])?")
 _LINE_COMMAND = re.compile(r"[ \t]*(/[A-Za-z][\w-]*)(?=\s|$)")
@@ -364,9 +384,47 @@ def _author(context: Mapping[str, Any]) -> str | None:
     return _text(_get(context, "sender", "login"))
 
 
-def match(trigger: GitHubTrigger, context: Mapping[str, Any]) -> str | None:
+_PAYLOAD_OF: Mapping[str, str] = {
+    "comment": "comment",
+    "review": "review",
+    "pr": "pull_request",
+    "issue": "issue",
+}
+
+
+def _association(context: Mapping[str, Any]) -> str | None:
+    """The ``author_association`` of the author :func:`_author` picks (comment, review, PR)."""
+    payload = context.get("payload")
+    for section, key in _PAYLOAD_OF.items():
+        if _text(_get(context, section, "author")):
+            value = _get(payload, key, "author_association")
+            if key == "pull_request" and value is None:
+                value = _get(payload, "issue", "author_association")
+            return _text(value)
+    return None
+
+
+def needs_changed_files(trigger: GitHubTrigger, context: Mapping[str, Any]) -> bool:
+    """True when ``trigger`` filters ``paths`` of a pull request event and the delivery passes
+    every other filter: only then are the PR's changed files worth fetching."""
+    if not trigger.paths or trigger.event not in _PR_EVENTS:
+        return False
+    import attrs
+
+    return match(attrs.evolve(trigger, paths=()), context) is None
+
+
+def match(
+    trigger: GitHubTrigger,
+    context: Mapping[str, Any],
+    *,
+    changed_files: Sequence[str] | None = None,
+) -> str | None:
     """``None`` if the delivery in ``context`` fires ``trigger``, else the first reason it does
     not, e.g. ``action 'closed' not in ['opened', 'synchronize']``. ``ping`` never fires.
+
+    ``changed_files``: the pull request's changed paths, for a ``paths`` filter on a pull
+    request event (``None``: not fetched, so such a trigger does not fire).
     """
     event = context.get("event")
     if event == "ping":
@@ -399,8 +457,26 @@ def match(trigger: GitHubTrigger, context: Mapping[str, Any]) -> str | None:
         author = _author(context)
         if author is None or author.lower() not in {a.lower() for a in trigger.authors}:
             return f"author {author!r} is not one of {list(trigger.authors)}"
+    if trigger.author_associations:
+        association = _association(context)
+        wanted = {a.upper() for a in trigger.author_associations}
+        if association is None or association.upper() not in wanted:
+            return (
+                f"author association {association!r} is not one of "
+                f"{list(trigger.author_associations)}"
+            )
+    if not trigger.drafts and _get(context, "pr", "draft") is True:
+        return "the pull request is a draft (drafts = false)"
     if trigger.paths:
-        paths = _get(context, "push", "paths")
+        if trigger.event in _PR_EVENTS:
+            if changed_files is None:
+                return (
+                    "the pull request's changed files are unknown (no plugin lists them; "
+                    "install agented-github), so 'paths' cannot match"
+                )
+            paths: Any = list(changed_files)
+        else:
+            paths = _get(context, "push", "paths")
         changed = [p for p in paths if isinstance(p, str)] if isinstance(paths, list) else []
         if not any(_globbed(p, trigger.paths) for p in changed):
             return f"none of {len(changed)} changed paths matches {list(trigger.paths)}"
@@ -431,19 +507,39 @@ def trigger_problems(trigger: GitHubTrigger) -> list[tuple[str, str]]:
         problems.extend(("actions", m) for m in github_events.check_actions(event, trigger.actions))
     if event == "ping":
         problems.append(("github", "ping deliveries start nothing; choose another event"))
-    if trigger.paths and event != "push":
-        if event in _PR_EVENTS:
+    if trigger.paths and event != "push" and event not in _PR_EVENTS:
+        problems.append(
+            (
+                "paths",
+                f"'paths' works with push and pull request events only; {event} deliveries "
+                "name no files",
+            )
+        )
+    if not trigger.drafts and event not in _PR_EVENTS and event != "issue_comment":
+        problems.append(
+            (
+                "drafts",
+                f"{event} deliveries carry no pull request; 'drafts' works with "
+                f"{sorted((*_PR_EVENTS, 'issue_comment'))}",
+            )
+        )
+    if trigger.author_associations and event not in _ASSOCIATED:
+        problems.append(
+            (
+                "author_associations",
+                f"{event} deliveries carry no author association; 'author_associations' works "
+                f"with {sorted(_ASSOCIATED)}",
+            )
+        )
+    for association in trigger.author_associations:
+        if association.upper() not in ASSOCIATIONS:
+            hint = github_events.suggest(association.upper(), ASSOCIATIONS)
             problems.append(
                 (
-                    "paths",
-                    f"'paths' cannot filter {event}: its payload does not list the changed files, "
-                    "and agented has no GitHub client to fetch them yet; 'paths' works with push "
-                    "only",
+                    "author_associations",
+                    f"{association!r} is not a GitHub author association{hint} "
+                    f"(one of {', '.join(ASSOCIATIONS)})",
                 )
-            )
-        else:
-            problems.append(
-                ("paths", f"'paths' works with push only; {event} payloads list no files")
             )
     if trigger.branches and event not in _BRANCH_OF:
         problems.append(
@@ -476,7 +572,15 @@ def trigger_problems(trigger: GitHubTrigger) -> list[tuple[str, str]]:
                     "nor a mention such as '@agented'",
                 )
             )
-    for name in ("actions", "repos", "branches", "labels", "paths", "authors"):
+    for name in (
+        "actions",
+        "repos",
+        "branches",
+        "labels",
+        "paths",
+        "authors",
+        "author_associations",
+    ):
         if any(not value for value in getattr(trigger, name)):
             problems.append((name, f"'{name}' contains an empty string"))
     return problems

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +32,9 @@ from ._cron import CronSchedule, jitter_for
 from ._start import StartRun
 
 log = logging.getLogger("agented.scheduler")
+
+Missed = Callable[[str, datetime, str], Awaitable[Any]]
+"""Told of a fire that started no run: (bot, fire, why)."""
 
 LEASE_TTL = 14 * 86400.0
 """How long a fire's lease is kept: longer than any catch-up window."""
@@ -75,7 +79,9 @@ class Scheduler:
         clock: Clock = utcnow,
         on_time: float = 120.0,
         max_sleep: float = 30.0,
+        missed: Missed | None = None,
     ) -> None:
+        self.missed = missed
         self.config = config
         self.store = store
         self.start_run = start_run
@@ -84,6 +90,7 @@ class Scheduler:
         self.max_sleep = max_sleep
         self.token = uuid.uuid4().hex
         self.schedules = self._schedules()
+        self._changed: anyio.Event | None = None
 
     def _schedules(self) -> list[Schedule]:
         default_tz = self.config.settings.timezone
@@ -144,9 +151,13 @@ class Scheduler:
                     "missed": missed,
                 }
             }
-            execution = await self.start_run(
-                schedule.bot.name, trigger=TriggerKind.SCHEDULE, context=context
-            )
+            try:
+                execution = await self.start_run(
+                    schedule.bot.name, trigger=TriggerKind.SCHEDULE, context=context
+                )
+            except Exception as exc:
+                await self._missed(schedule, newest, f"the run did not start: {exc}")
+                raise
             execution_id = execution.id
         elif not run:
             log.info(
@@ -154,8 +165,21 @@ class Scheduler:
                 schedule.key,
                 missed + 1,
             )
+            await self._missed(
+                schedule,
+                newest,
+                f"{missed + 1} fire(s) missed while nothing was running (catch_up = skip)",
+            )
         await store.put_state(state_key, self._state(schedule, newest, now))
         return execution_id
+
+    async def _missed(self, schedule: Schedule, fire: datetime, reason: str) -> None:
+        if self.missed is None:
+            return
+        try:
+            await self.missed(schedule.bot.name, fire, reason)
+        except Exception:
+            log.exception("telling plugins of a missed fire of %s failed", schedule.key)
 
     def _state(self, schedule: Schedule, last_fire: datetime, now: datetime) -> dict[str, Any]:
         return {
@@ -170,10 +194,25 @@ class Scheduler:
         waits = [(s.due_at(s.cron.next_fire(now)) - now).total_seconds() for s in self.schedules]
         return max(0.0, min([self.max_sleep, *waits]))
 
+    def replan(self, config: Config) -> None:
+        """Plan the schedules of ``config`` (a reload); the running loop wakes to them at once.
+
+        A schedule whose cron expression is new or changed counts from now; one that stayed
+        keeps its last fire (its state is kept by bot and trigger index, with the expression).
+        """
+        self.config = config
+        self.schedules = self._schedules()
+        if self._changed is not None:
+            self._changed.set()
+
     async def run(self) -> None:
         """Tick whenever a schedule is due, forever (cancel to stop)."""
-        if not self.schedules:
-            return
         while True:
-            await self.tick()
-            await anyio.sleep(self.seconds_until_due() + 0.01)
+            self._changed = anyio.Event()
+            if self.schedules:
+                await self.tick()
+                wait: float | None = self.seconds_until_due() + 0.01
+            else:
+                wait = None  # nothing planned: sleep until a reload plans something
+            with anyio.move_on_after(wait):
+                await self._changed.wait()

@@ -20,7 +20,7 @@ OURS = Path(__file__).parent.parent.parent / "fixtures" / "claude"
 STREAMS = FIXTURES_DIR / "streams"
 KNOWN_KINDS = {
     "session", "text", "thinking", "tool_call", "tool_result", "usage", "result", "retry",
-    "rate_limit", "error", "raw", "stderr",
+    "rate_limit", "headroom", "error", "raw", "stderr",
 }  # fmt: skip
 
 
@@ -265,7 +265,7 @@ def test_a_stream_event_error_is_kept() -> None:
     assert of(events, "error")[0].data["kind"] == "overloaded"
 
 
-def test_allowed_warning_is_a_notice_and_allowed_is_nothing() -> None:
+def test_allowed_warning_is_a_notice_and_allowed_is_no_limit() -> None:
     events = parse(
         [
             line(
@@ -283,8 +283,21 @@ def test_allowed_warning_is_a_notice_and_allowed_is_nothing() -> None:
         ],
         exit_code=None,
     )
-    (limit,) = events
+    (limit,) = of(events, "rate_limit")
     assert limit.data["kind"] == "notice" and limit.data["window"] == "seven_day"
+    # both report the account's headroom
+    first, second = of(events, "headroom")
+    assert first.data["status"] == "allowed" and first.data["resets_at"] == 1795700000
+    assert second.data["status"] == "allowed_warning" and second.data["window"] == "seven_day"
+
+
+def test_a_utilization_is_kept_as_headroom() -> None:
+    info = {"status": "allowed", "resetsAt": 1795700000, "rateLimitType": "five_hour",
+            "utilization": 0.42, "overageStatus": "rejected"}  # fmt: skip
+    (room,) = parse([line(type="rate_limit_event", rate_limit_info=info)], exit_code=None)
+    assert room.kind == "headroom" and room.data["utilization"] == 0.42
+    assert room.data["window"] == "five_hour" and room.data["overage_status"] == "rejected"
+    assert room.text == "five_hour window allowed, 42% used"
 
 
 def test_an_end_without_a_result_is_an_error_with_the_last_stderr_line() -> None:

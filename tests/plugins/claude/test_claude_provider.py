@@ -27,6 +27,7 @@ from agented_core.config import AgentedSettings
 from agented_core.plugins import Plugins
 from agented_core.run._process import RUN_TAG
 from conftest import OpenAgented
+from plugin_support import pinned_version
 
 HERE = Path(__file__).parent
 FAKE_CLAUDE = str(HERE / "fake_claude.py")
@@ -200,12 +201,8 @@ def test_the_plugin_object_runs_a_given_executable() -> None:
 
 
 def test_the_pinned_version_is_the_tested_one() -> None:
-    import sys
 
-    sys.path.insert(0, str(HERE.parent.parent / "realcli"))
-    import clis
-
-    assert clis.PINNED["claude"].version == agented_claude.TESTED_VERSION
+    assert pinned_version("claude") == agented_claude.TESTED_VERSION
     assert (TRANSCRIPTS / f"claude-{agented_claude.TESTED_VERSION}-success.jsonl").exists()
 
 

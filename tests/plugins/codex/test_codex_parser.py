@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from agented_core import EventDraft
 from agented_core.config import Price
 from conftest import FIXTURES_DIR
+from plugin_support import drive, of
 
 OURS = Path(__file__).parent.parent.parent / "fixtures" / "codex"
 STREAMS = FIXTURES_DIR / "streams"
@@ -30,14 +31,7 @@ def parse(
     lines: Sequence[str], exit_code: int | None = 0, stderr: Sequence[str] = (), **kwargs: Any
 ) -> list[EventDraft]:
     kwargs.setdefault("model", "gpt-5.5")
-    parser = CodexParser(**kwargs)
-    out: list[EventDraft] = []
-    for line in lines:
-        out.extend(parser.stdout(line))
-    for line in stderr:
-        out.extend(parser.stderr(line))
-    out.extend(parser.finish(exit_code))
-    return out
+    return drive(CodexParser(**kwargs), lines, stderr, exit_code)
 
 
 def transcript(name: str, exit_code: int | None = None, **kwargs: Any) -> list[EventDraft]:
@@ -46,10 +40,6 @@ def transcript(name: str, exit_code: int | None = None, **kwargs: Any) -> list[E
         path = STREAMS / f"codex-0.169.0-{name}.jsonl"
     code = exit_code if exit_code is not None else (0 if "success" in name else 1)
     return parse(path.read_text().splitlines(), exit_code=code, **kwargs)
-
-
-def of(events: list[EventDraft], kind: str) -> list[EventDraft]:
-    return [e for e in events if e.kind == kind]
 
 
 ALL = sorted(OURS.glob("codex-*.jsonl")) + sorted(STREAMS.glob("codex-*.jsonl"))

@@ -29,6 +29,7 @@ from agented_core.config import Price
 from agented_core.plugins import Plugins
 from agented_core.run._process import RUN_TAG
 from conftest import FIXTURES_DIR, OpenAgented
+from plugin_support import pinned_version
 
 HERE = Path(__file__).parent
 FAKE_AGENT = str(HERE.parent / "fake_agent.py")
@@ -233,10 +234,7 @@ def test_the_plugin_object_runs_a_given_executable() -> None:
 
 
 def test_the_pinned_version_is_the_tested_one() -> None:
-    sys.path.insert(0, str(HERE.parent.parent / "realcli"))
-    import clis
-
-    assert clis.PINNED["codex"].version == agented_codex.TESTED_VERSION
+    assert pinned_version("codex") == agented_codex.TESTED_VERSION
     assert (TRANSCRIPTS / f"codex-{agented_codex.TESTED_VERSION}-success.jsonl").exists()
 
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from agented_core import EventDraft
 from agented_core.config import Price
 from conftest import FIXTURES_DIR
+from plugin_support import drive, of, recorded
 
 OURS = Path(__file__).parent.parent.parent / "fixtures" / "gemini"
 STREAMS = FIXTURES_DIR / "streams"
@@ -32,26 +33,13 @@ def parse(
     lines: Sequence[str], exit_code: int | None = 0, stderr: Sequence[str] = (), **kwargs: Any
 ) -> list[EventDraft]:
     kwargs.setdefault("model", "gemini-2.5-flash")
-    parser = GeminiParser(**kwargs)
-    out: list[EventDraft] = []
-    for line in lines:
-        out.extend(parser.stdout(line))
-    for line in stderr:
-        out.extend(parser.stderr(line))
-    out.extend(parser.finish(exit_code))
-    return out
+    return drive(GeminiParser(**kwargs), lines, stderr, exit_code)
 
 
 def transcript(name: str, exit_code: int = 0, **kwargs: Any) -> list[EventDraft]:
     folder = OURS if (OURS / f"gemini-0.61.0-{name}.jsonl").exists() else STREAMS
-    lines = (folder / f"gemini-0.61.0-{name}.jsonl").read_text().splitlines()
-    err = folder / f"gemini-0.61.0-{name}.stderr.txt"
-    stderr = err.read_text().splitlines() if err.exists() else []
+    lines, stderr = recorded(folder, f"gemini-0.61.0-{name}")
     return parse(lines, exit_code=exit_code, stderr=stderr, **kwargs)
-
-
-def of(events: list[EventDraft], kind: str) -> list[EventDraft]:
-    return [e for e in events if e.kind == kind]
 
 
 ALL = sorted(OURS.glob("gemini-*.jsonl")) + sorted(STREAMS.glob("gemini-*.jsonl"))

@@ -4,7 +4,6 @@ runs through agented with a stand-in executable that prints a real transcript.""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from agented_core import (
 from agented_core.config import Price
 from agented_core.plugins import Plugins
 from conftest import OpenAgented
+from plugin_support import pinned_version
 
 HERE = Path(__file__).parent
 FAKE_AGENT = str(HERE.parent / "fake_agent.py")
@@ -231,10 +231,7 @@ def test_the_plugin_object_runs_a_given_executable() -> None:
 
 
 def test_the_pinned_version_is_the_tested_one() -> None:
-    sys.path.insert(0, str(HERE.parent.parent / "realcli"))
-    import clis
-
-    assert clis.PINNED["gemini"].version == agented_gemini.TESTED_VERSION
+    assert pinned_version("gemini") == agented_gemini.TESTED_VERSION
     assert (TRANSCRIPTS / f"gemini-{agented_gemini.TESTED_VERSION}-success.jsonl").exists()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from agented_core import (
 from agented_core.config import Price
 from agented_core.plugins import Plugins
 from conftest import OpenAgented
+from plugin_support import pinned_version
 
 HERE = Path(__file__).parent
 FAKE_AGENT = str(HERE.parent / "fake_agent.py")
@@ -192,10 +192,7 @@ def test_the_plugin_object_runs_a_given_executable() -> None:
 
 
 def test_the_pinned_version_is_the_tested_one() -> None:
-    sys.path.insert(0, str(HERE.parent.parent / "realcli"))
-    import clis
-
-    assert clis.PINNED["opencode"].version == agented_opencode.TESTED_VERSION
+    assert pinned_version("opencode") == agented_opencode.TESTED_VERSION
     assert (TRANSCRIPTS / f"opencode-{agented_opencode.TESTED_VERSION}-success.jsonl").exists()
 
 

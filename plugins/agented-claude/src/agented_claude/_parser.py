@@ -13,7 +13,9 @@ Claude line                            events
                                        message, e.g. "Invalid API key")
 ``user`` ``tool_result``               ``tool_result`` {id, ok, output}
 ``rate_limit_event``                   ``rate_limit`` when ``rejected`` (quota, with
-                                       ``resetsAt``) or ``allowed_warning`` (notice)
+                                       ``resetsAt``) or ``allowed_warning`` (notice);
+                                       ``headroom`` {window, status, utilization,
+                                       resets_at} always
 ``result``                             ``usage`` (final totals and cost), ``error`` when
                                        it failed, ``result`` {ok, text, turns,
                                        duration_ms, ...}
@@ -42,6 +44,7 @@ from agented_core.providers import (
     as_list,
     as_str,
     error,
+    headroom,
     raw,
     result,
     retry,
@@ -98,7 +101,9 @@ class ClaudeParser(JsonLinesParser):
         elif kind == "result":
             drafts.extend(self._result(obj))
         elif kind == "rate_limit_event":
-            pass  # its rate_limit event (if any) came from the detection
+            # its rate_limit event (if any) came from the detection; the window's state is
+            # the account's headroom, which chains weigh before starting a run on it
+            drafts.extend(_headroom(obj))
         elif kind == "stream_event":
             drafts.extend(self._stream_event(obj))
         else:
@@ -271,6 +276,24 @@ class ClaudeParser(JsonLinesParser):
         message = as_str(payload.get("message")) or code
         # not a failure of the attempt (yet): the CLI retries, its final message says more
         return [error(self.error_kind(message, codes=(code,)), message, code=code)]
+
+
+def _headroom(obj: Mapping[str, Any]) -> list[EventDraft]:
+    """The account's usage window from a ``rate_limit_event`` (status, utilization, reset)."""
+    info = as_dict(obj.get("rate_limit_info"))
+    status = as_str(info.get("status"))
+    if not status:
+        return []
+    resets = as_float(info.get("resetsAt"))
+    return [
+        headroom(
+            as_str(info.get("rateLimitType")),
+            status,
+            as_float(info.get("utilization")),
+            resets,
+            overage_status=as_str(info.get("overageStatus")),
+        )
+    ]
 
 
 def _is_init(obj: Mapping[str, Any]) -> bool:

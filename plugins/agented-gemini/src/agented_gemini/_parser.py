@@ -379,12 +379,12 @@ class GeminiParser(JsonLinesParser):
     ) -> ErrorKind:
         """With gemini's own evidence: a network failure it printed on stderr, a limit its
         message names in gemini's words."""
-        stderr = self.stderr_tail.text if stderr is None else stderr
-        if self._network or _NETWORK.search(message):
-            stderr += "\nnetwork error: connection failed"
-        limit = self.find_limit(message)
-        if limit is not None:
-            rate_limits = (*rate_limits, {"kind": limit.kind.value})
-        return super().error_kind(
-            message, exit_code=exit_code, codes=codes, rate_limits=rate_limits, stderr=stderr
+        network = self._network or _NETWORK.search(message) is not None
+        return self.message_error_kind(
+            message,
+            network=network,
+            exit_code=exit_code,
+            codes=codes,
+            rate_limits=rate_limits,
+            stderr=stderr,
         )

@@ -27,8 +27,6 @@ folder (``GEMINI_CLI_HOME``, else ``HOME``) and from system files that must be o
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,7 +38,10 @@ from agented_core.providers import (
     check_mcp_config,
     deep_merge,
     find_price,
+    managed_folder,
     mcp_servers,
+    settings_mcp_servers,
+    write_private_json,
 )
 
 from ._parser import GeminiParser
@@ -86,42 +87,17 @@ def node_options(existing: str) -> str:
     return f"{existing} {flag}".strip()
 
 
-def _slug(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".")
-    return cleaned or "_"
-
-
 def managed_home(env: Mapping[str, str], account: str | None, bot: str) -> Path | None:
     """The folder agented keeps for an account that gives a key and has no folder of its own
     (``None`` for one with ``GEMINI_CLI_HOME`` or the CLI's own login)."""
     if env.get("GEMINI_CLI_HOME") or not (env.get("GEMINI_API_KEY") or env.get("GOOGLE_API_KEY")):
         return None
-    state = env.get("XDG_STATE_HOME") or (
-        str(Path(env["HOME"]) / ".local" / "state") if env.get("HOME") else None
-    )
-    if not state:
-        raise PluginError("the gemini provider needs HOME (or XDG_STATE_HOME) for its folder")
-    base = Path(state).expanduser() / "agented" / "gemini"
-    return base / _slug(account or "default") / _slug(bot)
+    return managed_folder(env, "gemini", account, bot)
 
 
 def write_settings(home: Path, content: Mapping[str, Any]) -> Path:
     """Write ``content`` as ``home/.gemini/settings.json`` (atomically, when it changed)."""
-    folder = home / ".gemini"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / "settings.json"
-    text = json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return path
-    except OSError:
-        pass
-    temporary = folder / f".settings.json.{os.getpid()}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(temporary, path)
-    return path
+    return write_private_json(home / ".gemini" / "settings.json", content)
 
 
 class GeminiProvider(CLIProvider):
@@ -264,20 +240,7 @@ class GeminiProvider(CLIProvider):
             content["tools"] = tools
         servers = mcp_servers(bot.mcp_config, request.cwd)
         if servers:
-            table: dict[str, Any] = {}
-            for name, server in servers.items():
-                entry: dict[str, Any]
-                if server.url:
-                    key = "url" if server.transport == "sse" else "httpUrl"
-                    entry = {key: server.url}
-                    if server.headers:
-                        entry["headers"] = dict(server.headers)
-                else:
-                    entry = {"command": server.command, "args": list(server.args)}
-                    if server.env:
-                        entry["env"] = dict(server.env)
-                table[name] = entry
-            content["mcpServers"] = table
+            content["mcpServers"] = settings_mcp_servers(servers)
         extra = options.get("settings")
         if isinstance(extra, Mapping):
             content = deep_merge(content, extra)

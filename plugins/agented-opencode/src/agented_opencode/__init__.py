@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from agented_core import Provider, hookimpl
 
 from ._parser import OpencodeParser, logfmt, step_tokens
-from ._provider import LOG_LEVELS, TESTED_VERSION, OpencodeProvider
+from ._provider import LOG_LEVELS, TESTED_VERSION, OpencodeProvider, database, session_saved
 
 __version__ = "0.1.0"
 
@@ -28,7 +28,9 @@ __all__ = [
     "OpencodeProvider",
     "__version__",
     "agented_providers",
+    "database",
     "logfmt",
+    "session_saved",
     "step_tokens",
 ]
 

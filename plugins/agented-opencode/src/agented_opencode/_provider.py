@@ -46,19 +46,20 @@ TESTED_VERSION = "1.18.33"
 """The opencode version the contract tests run (``realcli``)."""
 
 
-def database(env: Mapping[str, str]) -> Path | None:
-    """opencode's database of the child: ``OPENCODE_DB``, else under ``XDG_DATA_HOME``."""
-    if env.get("OPENCODE_DB", "").startswith("/"):
-        return Path(env["OPENCODE_DB"])
+def database(env: Mapping[str, str], cli: str = "opencode") -> Path | None:
+    """The database of the child of opencode, or of its fork ``cli`` (kilo): ``<CLI>_DB``,
+    else ``<cli>/<cli>.db`` under ``XDG_DATA_HOME``."""
+    if env.get(f"{cli.upper()}_DB", "").startswith("/"):
+        return Path(env[f"{cli.upper()}_DB"])
     data = env.get("XDG_DATA_HOME") or (
         str(Path(env["HOME"]) / ".local" / "share") if env.get("HOME") else None
     )
-    return Path(data).expanduser() / "opencode" / "opencode.db" if data else None
+    return Path(data).expanduser() / cli / f"{cli}.db" if data else None
 
 
-def session_saved(env: Mapping[str, str], session_id: str) -> bool:
-    """Whether the child's opencode database holds the session (so ``--session`` works)."""
-    path = database(env)
+def session_saved(env: Mapping[str, str], session_id: str, cli: str = "opencode") -> bool:
+    """Whether the child's database (of ``cli``) holds the session (so ``--session`` works)."""
+    path = database(env, cli)
     if path is None or not path.is_file():
         return False
     try:
@@ -121,7 +122,7 @@ class OpencodeProvider(CLIProvider):
     def resumes(self, request: CommandRequest) -> str | None:
         """The session a later attempt continues, or ``None``."""
         sid = self.resumable_session(request)
-        return sid if sid and session_saved(request.env, sid) else None
+        return sid if sid and session_saved(request.env, sid, self.name) else None
 
     def arguments(self, request: CommandRequest) -> list[str]:
         bot = request.bot

@@ -12,6 +12,7 @@ from .base import (
     StorePart,
 )
 from .composite import CompositeStore
+from .received import ReceivedJSON, entry_json, received
 from .search import SearchMatch
 from .serial import SerialThread
 
@@ -22,10 +23,13 @@ __all__ = [
     "DeliveryLog",
     "EventStore",
     "ExecutionStore",
+    "ReceivedJSON",
     "SearchMatch",
     "SerialThread",
     "SpendLedger",
     "Store",
     "StoreFactory",
     "StorePart",
+    "entry_json",
+    "received",
 ]

@@ -26,6 +26,7 @@ from ..converter import from_json, to_json
 from ..errors import StoreError
 from ..models import TERMINAL_STATUSES, Event, Execution, Status
 from .base import Store
+from .received import entry_json
 from .search import SearchMatch, Term, fts5_words_query, parse_query
 from .serial import SerialThread
 from .sqlite_schema import MIGRATIONS, SEARCH_SHIFT
@@ -921,7 +922,7 @@ class SQLiteStore(Store):
 
     async def record_delivery(self, delivery: dict[str, Any]) -> None:
         stamp = _iso(datetime.now(UTC))
-        text = json.dumps(delivery, default=str)
+        text = entry_json(delivery)
         await self._quick(
             lambda: self.conn.execute(
                 "INSERT INTO deliveries (received_at, data) VALUES (?, ?)", (stamp, text)

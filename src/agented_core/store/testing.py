@@ -17,6 +17,7 @@ crossing from one to the other. Needs pytest with anyio's plugin (installed with
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ import pytest
 
 from ..models import Event, Execution, Status, TriggerKind
 from .base import Store
+from .received import ReceivedJSON
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CONCURRENT = 40
@@ -379,6 +381,22 @@ class StoreContract:
         got = await store.list_deliveries()
         assert [d["delivery"] for d in got] == ["d2", "d1"] and got[0]["started"] == ["e"]
         assert [d["delivery"] for d in await store.list_deliveries(limit=1)] == ["d2"]
+
+    async def test_a_received_payload_is_stored_as_the_value_of_its_text(
+        self, store: Store, other: Store
+    ) -> None:
+        # the text as it came, with its own spacing and escapes
+        text = '{ "n": 2, "title": "caf\\u00e9 \u2603", "big": 12345678901234567890,\n "x": [] }'
+        payload = ReceivedJSON(json.loads(text), text)
+        await store.record_delivery({"delivery": "d1", "payload": payload, "started": []})
+        got = (await other.list_deliveries(limit=1))[0]
+        assert got["delivery"] == "d1" and got["started"] == []
+        assert got["payload"] == {
+            "n": 2,
+            "title": "caf\u00e9 \u2603",
+            "big": 12345678901234567890,
+            "x": [],
+        }
 
     async def test_audit_newest_first_by_execution(self, store: Store, other: Store) -> None:
         if not self.has_audit:

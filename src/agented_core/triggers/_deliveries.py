@@ -30,12 +30,13 @@ from ..models import (
 from ..run._preparation import base_context
 from ..run._prompts import render, render_argv
 from ..store.base import Store
+from ..store.received import received
 from ._generic import build_generic_context, match_filters, verify_generic_signature
 from ._github import (
     build_context,
     match,
     needs_changed_files,
-    parse_body,
+    read_body,
     verify_signature,
     with_command,
 )
@@ -157,7 +158,7 @@ class Deliveries:
                 f"{self.config.github.webhook_secrets_env})"
             )
         verify_signature(body, h.get("x-hub-signature-256"), secrets)
-        payload = parse_body(body, h.get("content-type"), max_bytes=self.max_bytes)
+        payload, raw = read_body(body, h.get("content-type"), max_bytes=self.max_bytes)
         event = h.get("x-github-event")
         if not event:
             raise BadPayload("missing X-GitHub-Event header")
@@ -167,11 +168,18 @@ class Deliveries:
         if delivery and not await self._first_time(GITHUB, delivery):
             return await self._log(_evolve(base, duplicate=True, reason="duplicate delivery"))
         if event == "ping":
-            return await self._log(_evolve(base, reason="ping: nothing to start"), payload=payload)
-        return await self._run_github(base, event, payload, delivery)
+            return await self._log(
+                _evolve(base, reason="ping: nothing to start"), payload=payload, raw=raw
+            )
+        return await self._run_github(base, event, payload, delivery, raw)
 
     async def _run_github(
-        self, base: DeliveryResult, event: str, payload: Any, delivery: str | None
+        self,
+        base: DeliveryResult,
+        event: str,
+        payload: Any,
+        delivery: str | None,
+        raw: bytes | None = None,
     ) -> DeliveryResult:
         context = build_context(event, payload, delivery)
         files = await self._changed_files(context)
@@ -185,7 +193,7 @@ class Deliveries:
             started.append(execution.id)
         reason = None if started else _nothing_reason(skipped, event)
         result = _evolve(base, execution_ids=tuple(started), skipped=tuple(skipped), reason=reason)
-        return await self._log(result, context, payload)
+        return await self._log(result, context, payload, raw)
 
     def dry_run_github(
         self, event: str, payload: Any, *, changed_files: Sequence[str] | None = None
@@ -251,15 +259,20 @@ class Deliveries:
         if not secrets:
             raise InvalidSignature(f"no secret is configured for webhook source {source!r}")
         verify_generic_signature(body, h.get(spec.signature_header.lower()), secrets)
-        payload = parse_body(body, h.get("content-type"), max_bytes=self.max_bytes)
+        payload, raw = read_body(body, h.get("content-type"), max_bytes=self.max_bytes)
         delivery = h.get(spec.delivery_header.lower()) if spec.delivery_header else None
         base = DeliveryResult(source, delivery, source)
         if delivery and not await self._first_time(source, delivery):
             return await self._log(_evolve(base, duplicate=True, reason="duplicate delivery"))
-        return await self._run_generic(base, source, payload, delivery)
+        return await self._run_generic(base, source, payload, delivery, raw)
 
     async def _run_generic(
-        self, base: DeliveryResult, source: str, payload: Any, delivery: str | None
+        self,
+        base: DeliveryResult,
+        source: str,
+        payload: Any,
+        delivery: str | None,
+        raw: bytes | None = None,
     ) -> DeliveryResult:
         context = build_generic_context(source, payload, delivery)
         started: list[str] = []
@@ -278,7 +291,7 @@ class Deliveries:
                 skipped.append({"bot": bot.name, "reason": "; ".join(r for r in reasons if r)})
         reason = None if started else _nothing_reason(skipped, source)
         result = _evolve(base, execution_ids=tuple(started), skipped=tuple(skipped), reason=reason)
-        return await self._log(result, context, payload)
+        return await self._log(result, context, payload, raw)
 
     # redelivery
     async def redeliver(self, delivery_id: str) -> DeliveryResult:
@@ -346,15 +359,17 @@ class Deliveries:
         result: DeliveryResult,
         context: Mapping[str, Any] | None = None,
         payload: Any = None,
+        raw: bytes | None = None,
     ) -> DeliveryResult:
         """Tell the plugins (``agented_delivery_received``), then write the delivery log entry.
 
         A hook that raised is recorded on the entry (``hook_errors``), which has no such key
-        otherwise.
+        otherwise. The payload is kept for a redelivery (only admins see it, at ``GET
+        /deliveries``); given ``raw``, the text it was parsed from, the store writes that text.
         """
         entry = result.to_log()
         if payload is not None:
-            entry["payload"] = payload  # for a redelivery; only admins see it (GET /deliveries)
+            entry["payload"] = received(payload, raw)
         if self.notify is not None:
             failures = await self.notify(
                 "agented_delivery_received", delivery=result, context=context

@@ -47,6 +47,7 @@ __all__ = [
     "matched_command",
     "needs_changed_files",
     "parse_body",
+    "read_body",
     "trigger_problems",
     "verify_signature",
     "with_command",
@@ -107,6 +108,13 @@ def parse_body(body: bytes, content_type: str | None, *, max_bytes: int) -> Any:
     content type and :class:`BadPayload` for a body that does not parse or holds a string
     that cannot be stored (a lone surrogate).
     """
+    return read_body(body, content_type, max_bytes=max_bytes)[0]
+
+
+def read_body(
+    body: bytes, content_type: str | None, *, max_bytes: int
+) -> tuple[Any, bytes | None]:
+    """:func:`parse_body`, and the JSON text the payload was parsed from (``None`` for none)."""
     if len(body) > max_bytes:
         raise PayloadTooLarge(f"the body has {len(body)} bytes, over the limit of {max_bytes}")
     media = (content_type or "").split(";", 1)[0].strip().lower()
@@ -130,13 +138,13 @@ def parse_body(body: bytes, content_type: str | None, *, max_bytes: int) -> Any:
             "nor application/x-www-form-urlencoded"
         )
     if not raw.strip():
-        return None
+        return None, None
     try:
         payload = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise BadPayload(f"the body is not valid JSON: {exc}") from None
     require_storable_json(raw, payload, "the body")
-    return payload
+    return payload, raw
 
 
 def _get(obj: Any, *path: str) -> Any:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from agented_core.store import DeliveryLog
+from agented_core.store import DeliveryLog, entry_json
 
 from .batch import Batched
 from .pool import Connection, Database
@@ -47,7 +47,7 @@ class PostgresDeliveries(DeliveryLog):
         return Batched(one, many, key=id)  # every entry is a row of its own
 
     async def record_delivery(self, delivery: dict[str, Any]) -> None:
-        text = json.dumps(delivery, default=str).replace("\\u0000", "\\ufffd")
+        text = entry_json(delivery).replace("\\u0000", "\\ufffd")
         # concurrent deliveries' entries share one statement: batch.py
         await self._entries((datetime.now(UTC), text))
 

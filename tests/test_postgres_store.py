@@ -199,3 +199,40 @@ async def test_large_documents_are_compressed_with_lz4_where_the_server_has_it(
         assert (await store.list_deliveries())[0]["payload"] == big["payload"]
     finally:
         await store.close()
+
+
+async def test_prefix_lists_of_claims_and_state_are_ranges_of_the_primary_key(pg_url: str) -> None:
+    """Every wake-up lists the slot claims among a delivery dedup claim per delivery: a range
+    of the key's index, in code point order as on SQLite, never a scan of the table."""
+    store = PostgresStore(pg_url)
+    await store.open()
+    keys = ["slot:b", "slot:a", "slot:\u00e9", "slot", "slots:x", "Slot:z", "delivery:1"]
+    for key in keys:
+        assert await store.claim(key, "me", ttl=60)
+        await store.put_state(key, {"k": key})
+
+    async def plans(conn: Any) -> list[str]:
+        await conn.execute("SET enable_seqscan = off")
+        found = []
+        for table in ("claims", "state"):
+            cur = await conn.execute(
+                f"EXPLAIN SELECT key FROM {table} WHERE key >= %s AND key < %s ORDER BY key",
+                ("slot:", "slot:\U0010ffff"),
+            )
+            found.append(" ".join(row[0] for row in await cur.fetchall()))
+        cur = await conn.execute(
+            "SELECT table_name, collation_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND column_name = 'key' ORDER BY 1"
+        )
+        # in any database locale, the range is exactly the keys with the prefix
+        assert await cur.fetchall() == [("claims", "C"), ("state", "C")]
+        return found
+
+    try:
+        assert list(await store.list_claims("slot:")) == ["slot:a", "slot:b", "slot:\u00e9"]
+        assert list(await store.list_state("slot:")) == ["slot:a", "slot:b", "slot:\u00e9"]
+        assert list(await store.list_claims()) == sorted(keys)  # code point order: "S" < "d"
+        for plan in await store._db.run(plans):
+            assert "Index" in plan and "Seq Scan" not in plan, plan
+    finally:
+        await store.close()

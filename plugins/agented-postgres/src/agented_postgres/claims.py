@@ -20,6 +20,8 @@ _ADD_SPEND = (
     " WHEN jsonb_typeof(state.value) = 'number' THEN (state.value)::float8 ELSE 0 END)"
 )
 
+_LAST = "\U0010ffff"
+"""After every key that starts with a prefix, in the keys' C collation (code point order)."""
 
 # the server's clock, so hosts whose clocks differ agree on when a claim expires
 _TAKE_IF_FREE = (
@@ -118,7 +120,8 @@ class PostgresClaims(ClaimStore, SpendLedger):
     async def list_state(self, prefix: str = "") -> dict[str, Any]:
         async def fetch(conn: Connection) -> list[Any]:
             cur = await conn.execute(
-                "SELECT key, value FROM state WHERE starts_with(key, %s) ORDER BY key", (prefix,)
+                "SELECT key, value FROM state WHERE key >= %s AND key < %s ORDER BY key",
+                (prefix, prefix + _LAST),
             )
             return await cur.fetchall()
 
@@ -128,9 +131,9 @@ class PostgresClaims(ClaimStore, SpendLedger):
         async def fetch(conn: Connection) -> list[Any]:
             cur = await conn.execute(
                 "SELECT key, owner, EXTRACT(EPOCH FROM expires - clock_timestamp())::float8"
-                " FROM claims WHERE starts_with(key, %s) AND expires > clock_timestamp()"
+                " FROM claims WHERE key >= %s AND key < %s AND expires > clock_timestamp()"
                 " ORDER BY key",
-                (prefix,),
+                (prefix, prefix + _LAST),
             )
             return await cur.fetchall()
 

@@ -89,6 +89,13 @@ MIGRATIONS: list[str] = [
     END
     $$;
     """,
+    # claims and state keys in the C collation, as ids are: a prefix list (the slots and wake
+    # leases looked at on every wake-up, among a delivery's dedup claims) is a range of the
+    # primary key instead of a scan of the table, and its order is SQLite's
+    """
+    ALTER TABLE claims ALTER COLUMN key TYPE TEXT COLLATE "C";
+    ALTER TABLE state ALTER COLUMN key TYPE TEXT COLLATE "C";
+    """,
 ]
 """The steps in order; the schema version is how many have been applied."""
 

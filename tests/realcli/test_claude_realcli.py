@@ -338,15 +338,17 @@ async def test_a_cut_stream_the_cli_recovers_from(
 async def test_a_slow_stream_and_the_idle_watchdog(
     tmp_path: Path, api: FakeModelAPI, make_bot: Callable[..., Bot], partial: bool
 ) -> None:
-    # ~3 s of answer, 0.3 s between events: silent for the CLI's stdout unless partial
-    api.push(Reply((Text("slowly " * 10),), text_chunks=10, chunk_delay=0.3))
-    bot = make_bot(idle_timeout=1.5, options={"partial_messages": partial})
+    # ~6 s of answer, 0.3 s between events: silent for the CLI's stdout unless partial. The
+    # idle timeout leaves the CLI 3 s to start (node under the load of kilo's tests beside
+    # these took more than 1.5 s) and is still half the silence without partial messages
+    api.push(Reply((Text("slowly " * 20),), text_chunks=20, chunk_delay=0.3))
+    bot = make_bot(idle_timeout=3.0, options={"partial_messages": partial})
     async with agented(tmp_path, [bot]) as ag:
         done, events = await run(ag, "claude-bot")
     if partial:
         assert done.status is Status.SUCCEEDED, done.error
-        assert done.result == "slowly " * 10
-        assert [e.text for e in kinds(events, "text")] == ["slowly " * 10]  # no deltas stored
+        assert done.result == "slowly " * 20
+        assert [e.text for e in kinds(events, "text")] == ["slowly " * 20]  # no deltas stored
     else:
         assert done.status is Status.FAILED
         assert done.error_kind is not None and done.error_kind.value == "idle"

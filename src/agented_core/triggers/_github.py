@@ -111,9 +111,7 @@ def parse_body(body: bytes, content_type: str | None, *, max_bytes: int) -> Any:
     return read_body(body, content_type, max_bytes=max_bytes)[0]
 
 
-def read_body(
-    body: bytes, content_type: str | None, *, max_bytes: int
-) -> tuple[Any, bytes | None]:
+def read_body(body: bytes, content_type: str | None, *, max_bytes: int) -> tuple[Any, bytes | None]:
     """:func:`parse_body`, and the JSON text the payload was parsed from (``None`` for none)."""
     if len(body) > max_bytes:
         raise PayloadTooLarge(f"the body has {len(body)} bytes, over the limit of {max_bytes}")

@@ -214,6 +214,63 @@ async def test_a_tagged_process_older_than_the_run_is_never_killed(tmp_path: Pat
         older.wait()
 
 
+async def test_a_queued_run_whose_tagged_process_started_is_interrupted_not_queued_again(
+    tmp_path: Path,
+) -> None:
+    """The owner died after the start but before ``running`` reached the store.
+
+    The record still says ``queued`` (tag stored, no group yet); a live process with its tag
+    proves the attempt began, so it is cut (and ended), not quietly run a second time.
+    """
+    cfg = config(tmp_path)
+    tag = uuid.uuid4().hex
+    since = process_start_time(os.getpid())
+    started = subprocess.Popen(
+        ["sleep", "60"], start_new_session=True, env={**os.environ, RUN_TAG: tag}
+    )
+    try:
+        execution_id = await forge_orphan(
+            cfg,
+            tmp_path,
+            status=Status.QUEUED,
+            attempt=1,
+            attempts=[],
+            finished_at=None,
+            pgid=None,
+            process_start=since,
+            run_tag=tag,
+        )
+        async with Agented.open(config=cfg, entry_points=False) as ag:
+            recovered = await ag.get(execution_id)
+        assert recovered.status is Status.INTERRUPTED
+        assert [a.decision for a in recovered.attempts] == ["interrupted"]
+        assert started.wait(timeout=20) is not None  # ended by its tag
+    finally:
+        if started.poll() is None:
+            started.kill()
+            started.wait()
+
+
+async def test_a_queued_run_with_nothing_started_is_queued_again(tmp_path: Path) -> None:
+    """Without a process of its tag, a claimed run of a dead owner goes back to the queue."""
+    cfg = config(tmp_path)
+    execution_id = await forge_orphan(
+        cfg,
+        tmp_path,
+        status=Status.QUEUED,
+        attempt=1,
+        attempts=[],
+        finished_at=None,
+        pgid=None,
+        process_start=process_start_time(os.getpid()),
+        run_tag=uuid.uuid4().hex,
+    )
+    async with Agented.open(config=cfg, entry_points=False, wake=False) as ag:
+        recovered = await ag.get(execution_id)
+    assert recovered.status is Status.QUEUED
+    assert recovered.owner is None and recovered.attempts == []
+
+
 async def test_an_escaped_job_is_ended_after_its_group_died(tmp_path: Path) -> None:
     """The shell died of SIGPIPE after its host's SIGKILL; its setsid'd job is found by tag."""
     cfg = config(tmp_path)

@@ -473,11 +473,16 @@ class Ownership:
             return current
         if not ((waiting and current.status is Status.WAITING) or self.orphaned(current)):
             return current
-        await self._kill_leftovers(current)
-        cut = current.status in (Status.RUNNING, Status.PAUSED) and current.attempt > 0
+        left = await self._kill_leftovers(current)
+        # a queued execution with processes of its tag had started: its owner died before
+        # the ``running`` status it wrote next reached the store
+        started = current.status in (Status.RUNNING, Status.PAUSED) or (
+            current.status is Status.QUEUED and left
+        )
+        cut = started and current.attempt > 0
         bot = self.bots.get(current.bot)
         again = status is Status.INTERRUPTED and (
-            current.status is Status.QUEUED  # it never started: nothing was cut
+            not started  # it never started: nothing was cut
             or (cut and bot is not None and self.executor.retries_interrupted(current, bot))
         )
         if cut and all(a.number != current.attempt for a in current.attempts):
@@ -509,18 +514,19 @@ class Ownership:
             await self.wake_others()
         return current
 
-    async def _kill_leftovers(self, execution: Execution) -> None:
+    async def _kill_leftovers(self, execution: Execution) -> bool:
         """End what is left of the execution's processes, if they are visible and provably its.
 
         The group only when its leader is the recorded process (or a member carries the run
         tag), and every process with the run tag started since the run began: a recycled pid
         is never touched. An owner on another host or boot left nothing to end from here.
+        True when something of the run was left.
         """
         owner = Owner.parse(execution.owner)
         if owner is None or not owner.local(self.here):
-            return
+            return False
         if execution.pgid is None and not execution.run_tag:
-            return
+            return False
         left = await end_run(
             execution.pgid, execution.process_start, execution.run_tag, self.kill_grace
         )
@@ -528,3 +534,4 @@ class Ownership:
             log.warning(
                 "ended the leftover processes of %s (group %s)", execution.id, execution.pgid
             )
+        return left

@@ -17,6 +17,8 @@ notes when each event reaches it. Printed: p50 / p99 / max of line-to-subscriber
 agented-postgres plugin), each round in a new schema, dropped at the end; the default is a new
 SQLite file per round. ``--search`` adds, alternating with the others, rounds with the store's
 full-text indexing off (``index_search``), and prints the ratio of events/s with it on to off.
+On PostgreSQL, where events are indexed behind the run, it also prints how long after each run
+its last event could be found without a search having to index it first.
 """
 
 from __future__ import annotations
@@ -127,6 +129,18 @@ async def baseline(lines: int) -> float:
     return time.perf_counter() - start
 
 
+INDEX_LAGS: list[float] = []
+"""PostgreSQL: seconds from each indexed round's end until none of its events waited for its
+search vector."""
+
+
+async def index_lag(store: Any, since: float) -> None:
+    """Wait until the store's indexer has caught up; note how long after ``since`` it did."""
+    while await store.unindexed_events():
+        await anyio.sleep(0.02)
+    INDEX_LAGS.append(time.perf_counter() - since)
+
+
 async def ours(lines: int, folder: Path, round_no: int, database: str | None = None) -> float:
     """Seconds from the run's start until the subscriber has every event, all persisted."""
     bot = Bot(
@@ -149,6 +163,8 @@ async def ours(lines: int, folder: Path, round_no: int, database: str | None = N
         done = await ag.wait(execution.id)
         assert done.status is Status.SUCCEEDED, done.error
         stored = await ag.store.last_seq(execution.id)
+        if database is not None and _search_switch(database).index_search:
+            await index_lag(ag.store, start + elapsed)
     assert received == lines, received
     assert stored == lines + 3, stored  # queued, running, the lines, succeeded
     return elapsed
@@ -264,6 +280,11 @@ async def _main(
                 f"({min(off_rates):,.0f}-{max(off_rates):,.0f})"
             )
             print(f"  indexing on / off: {mine / off:.2f}  (target >= 0.9)")
+        if INDEX_LAGS:
+            print(
+                f"  search index caught up {statistics.median(INDEX_LAGS):.2f} s after the run"
+                f" (median; {min(INDEX_LAGS):.2f}-{max(INDEX_LAGS):.2f})"
+            )
         delays, stored = await latency(latency_lines, 1000.0, folder, database)
         print(f"latency at 1,000 lines/s, {len(delays):,} lines:")
         for label, values in (("line to subscriber", delays), (f"line to {where}", stored)):

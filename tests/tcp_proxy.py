@@ -71,8 +71,14 @@ class TcpProxy:
                 continue
             server.settimeout(None)
             with self._lock:
-                self._open += [client, server]
-                self.accepted += 1
+                refusing = self._refusing  # a cut while this one was being connected
+                if not refusing:
+                    self._open += [client, server]
+                    self.accepted += 1
+            if refusing:
+                _shut(client)
+                _shut(server)
+                continue
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=_pump, args=(a, b), daemon=True).start()
 

@@ -138,3 +138,128 @@ async def test_the_store_splits_words_as_python_does_and_takes_a_huge_event() ->
             assert (await store.read_events("01H1"))[0].text == words
         finally:
             await store.close()
+
+
+def _schema_of(url: str) -> str:
+    return url.rsplit("schema=", 1)[1]
+
+
+async def _waiting(url: str) -> list[tuple[str, int]]:
+    """The events of the store at ``url`` still without a search vector."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(server(), autocommit=True) as conn:
+        cur = await conn.execute(
+            f"SELECT execution_id, seq FROM {_schema_of(url)}.events"
+            " WHERE search IS NULL AND text <> '' ORDER BY 1, 2".encode()
+        )
+        return [(r[0], r[1]) for r in await cur.fetchall()]
+
+
+async def _wait_until(check: Any, timeout: float = 20.0) -> None:
+    import anyio
+
+    with anyio.fail_after(timeout):
+        while not await check():
+            await anyio.sleep(0.02)
+
+
+async def test_events_are_stored_unindexed_and_indexed_behind_them_once_appends_pause() -> None:
+    """No search is needed: the store's indexer gives every stored text its vector, a text
+    without a word the empty one (so it is not looked at again)."""
+    with fresh_schema() as url:
+        writer = PostgresStore(url)
+        writer.index_search = False  # stores, never indexes in the background
+        await writer.open()
+        try:
+            await writer.append_events(
+                [Event("01H1", n, NOW, 1, "text", f"line {n} ok", {}) for n in range(1, 200)]
+                + [Event("01H1", 200, NOW, 1, "text", "--- ...", {})]
+            )
+            assert len(await _waiting(url)) == 200  # stored without vectors
+        finally:
+            await writer.close()
+        indexer = PostgresStore(url)  # the next process to open the store takes them up
+        await indexer.open()
+        try:
+
+            async def none_waiting() -> bool:
+                return not await _waiting(url)
+
+            await _wait_until(none_waiting)
+            import psycopg
+
+            async with await psycopg.AsyncConnection.connect(server()) as conn:
+                cur = await conn.execute(
+                    f"SELECT search::text FROM {_schema_of(url)}.events"
+                    " WHERE seq IN (7, 200) ORDER BY seq".encode()
+                )
+                assert [r[0] for r in await cur.fetchall()] == ["'7':2 'line':1 'ok':3", ""]
+        finally:
+            await indexer.close()
+
+
+async def test_a_search_finds_what_another_store_stored_and_never_indexed() -> None:
+    with fresh_schema() as url:
+        writer, reader = PostgresStore(url), PostgresStore(url)
+        writer.index_search = reader.index_search = False
+        await writer.open()
+        await reader.open()
+        try:
+            await writer.append_events(
+                [Event("01H1", 1, NOW, 1, "text", "deploy failed: connection refused", {})]
+                + [Event("01H2", n, NOW, 1, "text", f"café {n}", {}) for n in range(1, 100)]
+            )
+            got = await reader.search_events("refused")
+            assert [(m.execution_id, [e.seq for e in m.events]) for m in got] == [("01H1", [1])]
+            assert [m.execution_id for m in await reader.search_events("cafe 42")] == ["01H2"]
+            assert await _waiting(url) == []
+        finally:
+            await writer.close()
+            await reader.close()
+
+
+async def test_a_search_waits_for_the_events_another_indexer_is_indexing() -> None:
+    """Rows locked by another process's batch are waited for, not skipped: once it commits,
+    the search finds them."""
+    import anyio
+    import psycopg
+
+    with fresh_schema() as url:
+        store = PostgresStore(url)
+        store.index_search = False
+        await store.open()
+        schema = _schema_of(url)
+        try:
+            await store.append_events([Event("01H1", 1, NOW, 1, "text", "needle", {})])
+            async with await psycopg.AsyncConnection.connect(server()) as other:
+                await other.execute(
+                    f"SELECT 1 FROM {schema}.events WHERE search IS NULL FOR UPDATE".encode()
+                )
+                await other.execute(  # its batch, not committed yet
+                    f"UPDATE {schema}.events SET search = to_tsvector('simple', text)".encode()
+                )
+                found: list[str] = []
+
+                async def search() -> None:
+                    found.extend(m.execution_id for m in await store.search_events("needle"))
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(search)
+
+                    async def blocked() -> bool:
+                        async with await psycopg.AsyncConnection.connect(server()) as c:
+                            cur = await c.execute(
+                                "SELECT count(*) FROM pg_stat_activity"
+                                " WHERE wait_event_type = 'Lock' AND query LIKE '%%FOR UPDATE%%'"
+                                " AND pid <> pg_backend_pid()"
+                            )
+                            row = await cur.fetchone()
+                            return bool(row and row[0])
+
+                    await _wait_until(blocked)
+                    assert found == []
+                    await other.commit()
+            assert found == ["01H1"]
+        finally:
+            await store.close()

@@ -12,9 +12,10 @@ from agented_core import Event
 from agented_core.store import EventStore
 from agented_core.store.search import SearchMatch, parse_query
 
+from .indexer import BATCH, SearchIndexer, index_pending
 from .notify import channel, listening
 from .pool import Connection, Database
-from .search import PLAIN_VECTOR, plain_text, query_text, vector_text
+from .search import query_text
 
 FOLLOW_FALLBACK = 2.0
 """Seconds a caught-up follower waits for a notification before it reads the store anyway."""
@@ -24,23 +25,16 @@ SMALL_BATCH = 64
 by COPY."""
 _STAGING = (
     "CREATE TEMP TABLE IF NOT EXISTS agented_events_in (execution_id TEXT, seq BIGINT,"
-    " time TIMESTAMPTZ, attempt INTEGER, kind TEXT, text TEXT, data TEXT, search TEXT,"
-    " plain BOOLEAN)"
+    " time TIMESTAMPTZ, attempt INTEGER, kind TEXT, text TEXT, data TEXT)"
     " ON COMMIT DELETE ROWS"
 )
-_STAGING_TYPES = ["text", "int8", "timestamptz", "int4", "text", "text", "text", "text", "bool"]
-# the vector: made by the server from an ASCII text (plain), else the client's literal
-_VECTOR = (
-    "CASE WHEN {0}plain THEN " + PLAIN_VECTOR.format("{0}search") + " ELSE {0}search::tsvector END"
-)
+_STAGING_TYPES = ["text", "int8", "timestamptz", "int4", "text", "text", "text"]
+# stored without their search vectors: the indexer (indexer.py) adds them off this path
 _INSERT_SMALL = (
-    "WITH stored AS (INSERT INTO events"
-    " (execution_id, seq, time, attempt, kind, text, data, search)"
-    " SELECT r.execution_id, r.seq, r.time, r.attempt, r.kind, r.text, r.data::jsonb,"
-    f" {_VECTOR.format('r.')}"
+    "WITH stored AS (INSERT INTO events (execution_id, seq, time, attempt, kind, text, data)"
+    " SELECT r.execution_id, r.seq, r.time, r.attempt, r.kind, r.text, r.data::jsonb"
     " FROM unnest(%s::text[], %s::bigint[], %s::timestamptz[], %s::int[], %s::text[],"
-    " %s::text[], %s::text[], %s::text[], %s::bool[])"
-    " AS r(execution_id, seq, time, attempt, kind, text, data, search, plain)"
+    " %s::text[], %s::text[]) AS r(execution_id, seq, time, attempt, kind, text, data)"
     " ON CONFLICT DO NOTHING)"
     " SELECT pg_notify(c, '') FROM unnest(%s::text[]) c"
 )
@@ -61,23 +55,30 @@ def _clean(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
-def _row(e: Event, index: bool) -> tuple[Any, ...]:
+def _row(e: Event) -> tuple[Any, ...]:
     data = json.dumps(e.data, ensure_ascii=False, separators=(",", ":")) if e.data else None
     if data is not None and "\\u0000" in data:
         data = json.dumps(json.loads(data.replace("\\u0000", "\\ufffd")), ensure_ascii=False)
     text = _clean(e.text) if e.text is not None and "\x00" in e.text else e.text
-    plain = index and text is not None and text != "" and text.isascii()
-    search = plain_text(text) if plain else vector_text(text) if index else None  # type: ignore[arg-type]
-    return (e.execution_id, e.seq, e.time, e.attempt, e.kind, text, data, search, plain)
+    return (e.execution_id, e.seq, e.time, e.attempt, e.kind, text, data)
+
+
+async def _index_waiting(conn: Connection) -> int:
+    return await index_pending(conn, wait=True)
 
 
 class PostgresEvents(EventStore):
     """The :class:`EventStore` part over the ``events`` table."""
 
     _db: Database
+    _indexer: SearchIndexer
     index_search = True
-    """Write each event's search vector as it is stored. Off only to measure what indexing
-    costs (``bench/ingest.py --search off``): events stored with it off are never found."""
+    """Index stored events in the background (:class:`SearchIndexer`, started by ``open``).
+    Off only to measure what that costs a run flooding its output (``bench/ingest.py
+    --search``); a search still indexes what waits before it looks."""
+    search_catch_up = 10
+    """Batches of waiting events a search indexes before it looks: past that (a backlog of
+    tens of thousands while a flood goes on) the newest of them may not be found yet."""
 
     def _channel(self, execution_id: str) -> str:
         return channel(self._db.settings.schema, "events", execution_id)
@@ -85,8 +86,7 @@ class PostgresEvents(EventStore):
     async def append_events(self, events: Sequence[Event]) -> None:
         if not events:
             return
-        index = self.index_search
-        rows = [_row(e, index) for e in events]
+        rows = [_row(e) for e in events]
         wake = sorted({self._channel(e.execution_id) for e in events})
 
         if len(rows) <= SMALL_BATCH:
@@ -97,6 +97,7 @@ class PostgresEvents(EventStore):
                 await conn.execute(_INSERT_SMALL, [*columns, wake])
 
             await self._db.run(insert)
+            self._indexer.appended()
             return
 
         async def write(conn: Connection) -> None:
@@ -109,14 +110,14 @@ class PostgresEvents(EventStore):
                     for row in rows:
                         await copy.write_row(row)
                 await cur.execute(
-                    "INSERT INTO events"
-                    " (execution_id, seq, time, attempt, kind, text, data, search)"
-                    " SELECT execution_id, seq, time, attempt, kind, text, data::jsonb,"
-                    f" {_VECTOR.format('')} FROM agented_events_in ON CONFLICT DO NOTHING"
+                    "INSERT INTO events (execution_id, seq, time, attempt, kind, text, data)"
+                    " SELECT execution_id, seq, time, attempt, kind, text, data::jsonb"
+                    " FROM agented_events_in ON CONFLICT DO NOTHING"
                 )
                 await cur.execute("SELECT pg_notify(c, '') FROM unnest(%s::text[]) c", (wake,))
 
         await self._db.run(write, transaction=True)
+        self._indexer.appended()
 
     async def read_events(
         self, execution_id: str, *, after: int = 0, limit: int | None = None
@@ -178,6 +179,9 @@ class PostgresEvents(EventStore):
         if not terms or limit < 1:
             return []
         args = [query_text(terms), before, before, max(1, per_execution), limit]
+        for _ in range(self.search_catch_up):  # what was stored before this search is found
+            if await self._db.run(_index_waiting) < BATCH:
+                break
 
         async def search(conn: Connection) -> list[Any]:
             # ids are ULIDs: newest execution first, each with its latest matches
@@ -190,6 +194,18 @@ class PostgresEvents(EventStore):
                 Event(r[0], r[1], r[2].astimezone(UTC), r[3], r[4], r[5], r[6] or {})
             )
         return [SearchMatch(execution_id, tuple(evs)) for execution_id, evs in found.items()]
+
+    async def unindexed_events(self) -> int:
+        """How many stored events still wait for their search vectors (the indexer's lag)."""
+
+        async def count(conn: Connection) -> int:
+            cur = await conn.execute(
+                "SELECT count(*) FROM events WHERE search IS NULL AND text <> ''"
+            )
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._db.run(count)
 
     def wakes_followers(self) -> bool:
         """True: :meth:`follow` is woken by NOTIFY at the commit of each batch."""

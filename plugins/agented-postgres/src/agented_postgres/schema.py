@@ -96,6 +96,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE claims ALTER COLUMN key TYPE TEXT COLLATE "C";
     ALTER TABLE state ALTER COLUMN key TYPE TEXT COLLATE "C";
     """,
+    # events are stored without their search vectors and indexed behind them (indexer.py):
+    # this lists the ones still waiting (a text without words gets the empty vector)
+    """
+    CREATE INDEX events_unsearched ON events (execution_id, seq)
+        WHERE search IS NULL AND text <> '';
+    """,
 ]
 """The steps in order; the schema version is how many have been applied."""
 

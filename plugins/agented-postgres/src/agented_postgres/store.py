@@ -11,6 +11,7 @@ from .claims import PostgresClaims
 from .deliveries import PostgresDeliveries
 from .events import PostgresEvents
 from .executions import PostgresExecutions
+from .indexer import SearchIndexer
 from .pool import Connection, Database, Settings
 from .schema import MIGRATIONS, migrate, schema_version
 
@@ -26,14 +27,17 @@ class PostgresStore(
     """A :class:`~agented_core.store.Store` in PostgreSQL (``postgresql://`` URLs).
 
     Opening connects once, applies the migrations under an advisory lock, then opens a pool of
-    ``pool_size`` connections (a URL parameter, default 10). A call that finds the server gone
-    retries with backoff for up to ``retry_seconds`` (default 120) before it fails.
+    ``pool_size`` connections (a URL parameter, default 10) and starts the task that fills the
+    search index behind the events (:class:`~agented_postgres.indexer.SearchIndexer`). A call
+    that finds the server gone retries with backoff for up to ``retry_seconds`` (default 120)
+    before it fails.
     """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.settings = Settings(url)
         self._db = Database(self.settings)
+        self._indexer = SearchIndexer(self._db)
         self.migrated = 0
         """How many migrations the last :meth:`open` applied."""
 
@@ -50,8 +54,11 @@ class PostgresStore(
             self.migrated = await migrate(conn, self.settings.schema, self.settings.where)
 
         await self._db.open(prepare)
+        if self.index_search:
+            self._indexer.start()
 
     async def close(self) -> None:
+        await self._indexer.close()
         await self._db.close()
 
     async def ping(self) -> None:

@@ -65,7 +65,8 @@ export class ExecutionView {
     this.pending = [];
     this.firstTime = null;
     this.timers = [];
-    this.refreshing = 0;
+    this.refreshing = false;
+    this.refreshAgain = false;
     this.path = location.pathname;
   }
 
@@ -342,10 +343,16 @@ export class ExecutionView {
     }
   }
 
+  /** Read the execution again, at most one read at a time and one every 400 ms; a change
+   * asked for while a read is due or under way gets a read of its own after it, so the last
+   * status shown is never older than the last event (a dropped request once left "running"
+   * on a paused run). */
   refresh() {
-    const now = Date.now();
-    if (this.refreshing > now) return;
-    this.refreshing = now + 400;
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    this.refreshing = true;
     setTimeout(async () => {
       try {
         const before = this.execution && this.execution.status;
@@ -355,6 +362,11 @@ export class ExecutionView {
           this.note(`${this.execution.bot} ${this.id}: ${this.execution.status.replace(/_/g, " ")}`);
         }
       } catch { /* the next event retries */ }
+      this.refreshing = false;
+      if (this.refreshAgain) {
+        this.refreshAgain = false;
+        this.refresh();
+      }
     }, 400);
   }
 
@@ -415,6 +427,7 @@ export class ExecutionView {
       this.execution = answer;
       this.head();
       this.note(`${action} requested: ${answer.status.replace(/_/g, " ")}`);
+      this.refresh(); // the answer may be older than an event already shown
     } catch (err) {
       errorBox.innerHTML = `<p class="error">${escape(action)}: ${escape(err.message)}</p>`;
       this.controls();

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
+import sqlite3
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -132,3 +138,70 @@ def test_sighup_reloads_agented_serve(tmp_path: Path) -> None:
         assert served.process.poll() is None
     assert "configuration not reloaded, the old one stays in use" in served.stderr
     assert "not valid TOML" in served.stderr
+
+
+AGENTED = str(Path(sys.executable).parent / "agented")
+
+
+def _reloads(db: Path) -> int:
+    """How many processes audited a SIGHUP reload adding ``nightly``."""
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT data FROM audit WHERE actor = 'signal:SIGHUP' AND action = 'reload'"
+        ).fetchall()
+    return sum(json.loads(data)["added"] == ["nightly"] for (data,) in rows)
+
+
+def _wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("args", "processes"),
+    [(["worker"], 1), (["serve", "--port", "0", "--workers", "2"], 2)],
+    ids=["worker", "serve-workers"],
+)
+def test_sighup_reloads_a_worker_and_every_process_of_serve_workers(
+    tmp_path: Path, args: list[str], processes: int
+) -> None:
+    """What systemd's ExecReload sends reaches each process, which reloads (each audits it)
+    and lives on (Python's default for SIGHUP would have ended the ``--workers`` parent and a
+    worker)."""
+    path = write(tmp_path / "agented.toml", HELLO)
+    db = tmp_path / "agented.db"
+    log = tmp_path / "stderr.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [AGENTED, *args, "--config", str(path)],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env={**os.environ, "AGENTED_API_KEYS": KEY},
+        )
+    try:
+        assert proc.stdout is not None
+        banner = "agented worker" if args[0] == "worker" else "  open "
+        while not (line := proc.stdout.readline()).startswith(banner):
+            assert line, f"exited before {banner!r}: {log.read_text()[-2000:]}"
+        if args[0] == "serve":  # a child's SIGHUP receiver is set once its startup completes
+            _wait_for(
+                lambda: log.read_text().count("Application startup complete") == processes,
+                "not every worker started",
+            )
+        write(path, HELLO, NIGHTLY)
+        proc.send_signal(signal.SIGHUP)
+        _wait_for(lambda: _reloads(db) == processes, f"not reloaded: {log.read_text()[-2000:]}")
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert _reloads(db) == processes
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

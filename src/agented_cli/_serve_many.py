@@ -2,11 +2,12 @@
 
 The parent binds the socket, starts N ``agented serve`` processes that inherit it (each a
 whole server: HTTP, runs, schedules, sharing the store and the broker), passes SIGTERM and
-SIGINT on to them, waits for every one, and exits with the worst exit code. Only the first
-prints the banner. Metrics are in prometheus-client's multiprocess mode (a fresh
-``PROMETHEUS_MULTIPROC_DIR`` unless one is set), so any worker answers ``/metrics`` for all. A
-worker that dies is not restarted: its runs are taken over by the others
-(or by the next start) once its lease runs out, as for any dead process.
+SIGINT on to them, and SIGHUP (each then reloads the configuration file), waits for every
+one, and exits with the worst exit code. Only the first prints the banner. Metrics are in
+prometheus-client's multiprocess mode (a fresh ``PROMETHEUS_MULTIPROC_DIR`` unless one is
+set), so any worker answers ``/metrics`` for all. A worker that dies is not restarted: its
+runs are taken over by the others (or by the next start) once its lease runs out, as for any
+dead process.
 """
 
 from __future__ import annotations
@@ -59,7 +60,13 @@ def serve_many(args: argparse.Namespace, out: TextIO) -> int:
             if child.poll() is None:
                 child.send_signal(signum)
 
+    def reload(signum: int, frame: FrameType | None) -> None:
+        for child in children:  # each reloads its configuration (they all read the one file)
+            if child.poll() is None:
+                child.send_signal(signum)
+
     previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, reload)
     try:
         for index in range(args.workers):
             argv = [sys.executable, "-c", "from agented_cli import main; main()", "serve"]

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import signal
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 import anyio.lowlevel
 from attrs import evolve
 from ulid import ULID
@@ -45,6 +47,8 @@ from .store.base import Store
 from .triggers._deliveries import Deliveries
 from .triggers._schedules import Scheduler
 from .validation import validate
+
+log = logging.getLogger("agented")
 
 
 def new_execution_id() -> str:
@@ -301,6 +305,24 @@ class Agented:
                 }
             )
             return result
+
+    async def reload_on_sighup(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """:meth:`reload` on each SIGHUP (the main thread only), until cancelled; a refused
+        file is logged and the old configuration stays. ``agented serve`` and ``agented
+        worker`` run it, so a systemd ``ExecReload`` reaches every kind of process."""
+        with anyio.open_signal_receiver(signal.SIGHUP) as signals:
+            task_status.started()
+            async for _ in signals:
+                try:
+                    result = await self.reload(actor="signal:SIGHUP")
+                except ConfigError as exc:
+                    log.error("configuration not reloaded, the old one stays in use:\n%s", exc)
+                except Exception:
+                    log.exception("reloading the configuration failed; the old one stays in use")
+                else:
+                    log.info("configuration reloaded (%s)", result.summary())
 
     def _read_again(self, config: Config | str | Path | None) -> Config:
         if isinstance(config, Config):

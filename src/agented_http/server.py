@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agented_core import Agented, Config, ConfigError, ManualTrigger, __version__, load_config
+from agented_core import Agented, Config, ManualTrigger, __version__, load_config
 from agented_core.logs import RedactFilter, configure
 from agented_core.plugins import Plugins
 
@@ -92,7 +92,7 @@ def create_server(
             anyio.create_task_group() as tg,
         ):
             if reload_on_sighup:
-                await tg.start(_reload_on_sighup, ag)
+                await tg.start(ag.reload_on_sighup)
             slot.app = create_app(ag, settings)
             if on_ready is not None:
                 on_ready(ag)
@@ -112,23 +112,6 @@ def create_server(
         lifespan=lifespan,
         exception_handlers={HTTPException: on_http_exception},
     )
-
-
-async def _reload_on_sighup(
-    ag: Agented, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
-) -> None:
-    """Reload the configuration on each SIGHUP; a refused one is logged, the old one stays."""
-    with anyio.open_signal_receiver(signal.SIGHUP) as signals:
-        task_status.started()
-        async for _ in signals:
-            try:
-                result = await ag.reload(actor="signal:SIGHUP")
-            except ConfigError as exc:
-                log.error("configuration not reloaded, the old one stays in use:\n%s", exc)
-            except Exception:
-                log.exception("reloading the configuration failed; the old one stays in use")
-            else:
-                log.info("configuration reloaded (%s)", result.summary())
 
 
 def is_loopback(host: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -435,3 +436,27 @@ async def test_second_process_follows_and_cancels_without_touching(tmp_path: Pat
 
 async def _contains(items: list[str], value: str) -> bool:
     return value in items
+
+
+async def test_recovery_deletes_expired_claims_and_keeps_live_ones(tmp_path: Path) -> None:
+    """A dedup claim per delivery and the leases of dead processes would pile up forever."""
+    cfg = config(tmp_path)
+    db = tmp_path / "agented.db"
+    store = SQLiteStore(str(db))
+    await store.open()
+    try:
+        for n in range(3):
+            assert await store.claim(f"delivery:github:{n}", "gone", ttl=0.001)
+        assert await store.claim("lease:kept", "alive", ttl=600)
+    finally:
+        await store.close()
+
+    def keys() -> set[str]:
+        with sqlite3.connect(db) as conn:
+            return {key for (key,) in conn.execute("SELECT key FROM claims")}
+
+    assert {"delivery:github:0", "lease:kept"} <= keys()  # expired rows stay until swept
+    async with Agented.open(config=cfg, entry_points=False, wake=False) as ag:
+        assert await ag.ownership.sweep_claims() is None  # recovery at open just swept
+    left = keys()
+    assert "lease:kept" in left and not any(k.startswith("delivery:") for k in left)

@@ -37,6 +37,8 @@ from ._supervisor import Supervisor
 log = logging.getLogger("agented")
 
 ACTIVE = (Status.QUEUED, Status.RUNNING, Status.PAUSED)
+BATCH_OF_CLAIMS = 5000
+"""Expired claims deleted per statement by :meth:`Ownership.sweep_claims`."""
 _ALL = 2**62
 """A limit above any number of executions."""
 
@@ -61,6 +63,7 @@ class Ownership:
         stale_after: float = 15.0,
         sweep_interval: float = 2.0,
         workspace_sweep_interval: float = 60.0,
+        claim_sweep_interval: float = 600.0,
     ) -> None:
         self.store = store
         self.supervisor = supervisor
@@ -78,6 +81,8 @@ class Ownership:
         self.sweep_interval = sweep_interval
         self.workspace_sweep_interval = workspace_sweep_interval
         self._workspaces_swept_at: float | None = None
+        self.claim_sweep_interval = claim_sweep_interval
+        self._claims_swept_at: float | None = None
         self.dispatching = False
         """True while :meth:`wake_loop` runs: this process takes runs from the shared queue."""
 
@@ -420,7 +425,29 @@ class Ownership:
                 if ended is not None and ended.status is Status.INTERRUPTED:
                     interrupted.append(ended.id)
         await self.sweep_workspaces(force=bool(interrupted))
+        await self.sweep_claims()
         return interrupted
+
+    async def sweep_claims(self) -> int | None:
+        """Delete expired claims (a dedup claim per delivery, dead processes' leases), at most
+        every ``claim_sweep_interval`` seconds (each recovery calls it): how many, or ``None``
+        when it did not run. Batch by batch, each a store call of its own, so a backlog never
+        holds the store's writer for long."""
+        now = anyio.current_time()
+        last = self._claims_swept_at
+        if last is not None and now - last < self.claim_sweep_interval:
+            return None
+        self._claims_swept_at = now
+        deleted = 0
+        try:
+            for _ in range(100):
+                batch = await self.store.delete_expired_claims(limit=BATCH_OF_CLAIMS)
+                deleted += batch
+                if batch < BATCH_OF_CLAIMS:
+                    break
+        except Exception:
+            log.exception("deleting expired claims failed")
+        return deleted
 
     async def sweep_workspaces(self, *, force: bool = False) -> Swept | None:
         """Remove the worktrees of ended executions and mirrors past their TTL.

@@ -295,6 +295,16 @@ class ClaimStore(StorePart):
         """
         raise NotImplementedError(f"{type(self).__name__} cannot list its claims")
 
+    async def delete_expired_claims(self, limit: int = 10_000) -> int:
+        """Delete up to ``limit`` claims that have expired; how many were deleted.
+
+        An expired claim holds nothing (the next :meth:`claim` of its key takes it), but its
+        row stays: one per webhook delivery (its dedup), and the leases of processes that
+        died. Recovery calls this now and then so they do not pile up. Not abstract: the
+        default deletes nothing, so a store written before it keeps working.
+        """
+        return 0
+
     async def list_state(self, prefix: str = "") -> dict[str, Any]:
         """Every value stored under a key starting with ``prefix`` (``agented db copy``).
 

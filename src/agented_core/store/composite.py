@@ -203,6 +203,9 @@ class CompositeStore(Store):
     async def list_claims(self, prefix: str = "") -> dict[str, tuple[str, float]]:
         return await self.claims.list_claims(prefix)
 
+    async def delete_expired_claims(self, limit: int = 10_000) -> int:
+        return await self.claims.delete_expired_claims(limit)
+
     # spend: the claim part's own ledger when it has one, else kept in its state
     async def add_spend(self, keys: Sequence[str], amount: float) -> None:
         if isinstance(self.claims, SpendLedger):

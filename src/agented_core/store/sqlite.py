@@ -911,6 +911,17 @@ class SQLiteStore(Store):
         )
         return {key: (owner, expires - now) for key, owner, expires in rows}
 
+    async def delete_expired_claims(self, limit: int = 10_000) -> int:
+        now = time.time()
+        cur = await self._call(
+            lambda: self.conn.execute(
+                "DELETE FROM claims WHERE rowid IN"
+                " (SELECT rowid FROM claims WHERE expires <= ? LIMIT ?)",
+                (now, limit),
+            )
+        )
+        return int(cur.rowcount)
+
     async def list_state(self, prefix: str = "") -> dict[str, Any]:
         rows = await self._call(
             lambda: self.conn.execute(

@@ -345,6 +345,23 @@ class StoreContract:
         assert 590 < found["delivery:github:1"][1] <= 600
         assert set(await other.list_claims()) == {"delivery:github:1", "wake:x"}
 
+    async def test_expired_claims_are_deleted_and_live_ones_kept(
+        self, store: Store, other: Store
+    ) -> None:
+        for n in range(5):
+            assert await store.claim(f"delivery:github:{n}", "a", ttl=0.01)
+        assert await store.claim("lease:run", "b", ttl=600)
+        deadline = time.monotonic() + 10
+        while await store.list_claims("delivery:"):  # all five expire
+            assert time.monotonic() < deadline, "a claim never expired"
+            await anyio.sleep(0.02)
+        assert await other.delete_expired_claims(limit=2) == 2
+        assert await other.delete_expired_claims() == 3
+        assert await other.delete_expired_claims() == 0
+        assert list(await store.list_claims()) == ["lease:run"]
+        assert not await other.claim("lease:run", "c", ttl=60)  # still b's
+        assert await other.claim("delivery:github:0", "c", ttl=60)  # free, as when expired
+
     async def test_update_state_is_atomic(self, store: Store) -> None:
         assert await store.update_state("c", lambda v: (v or 0) + 1) == 1
         assert await store.update_state("c", lambda v: v + 1) == 2

@@ -139,6 +139,19 @@ class PostgresClaims(ClaimStore, SpendLedger):
 
         return {key: (owner, float(left)) for key, owner, left in await self._db.run(fetch)}
 
+    async def delete_expired_claims(self, limit: int = 10_000) -> int:
+        async def delete(conn: Connection) -> int:
+            # expired on the server's clock, as claim() decides; a claim renewed meanwhile is
+            # checked again by the DELETE and kept
+            cur = await conn.execute(
+                "DELETE FROM claims WHERE key IN (SELECT key FROM claims"
+                " WHERE expires <= clock_timestamp() LIMIT %s) AND expires <= clock_timestamp()",
+                (limit,),
+            )
+            return cur.rowcount
+
+        return await self._db.run(delete)
+
     async def add_spend(self, keys: Sequence[str], amount: float) -> None:
         """One statement adding to every key: atomic across processes, one round trip."""
         # sorted, so two adders lock the rows in the same order and never deadlock

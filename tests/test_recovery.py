@@ -215,6 +215,22 @@ async def test_a_tagged_process_older_than_the_run_is_never_killed(tmp_path: Pat
         older.wait()
 
 
+async def forge_claimed(cfg: Path, tmp_path: Path, tag: str, since: int | None) -> str:
+    """A run its dead owner had claimed and tagged, still ``queued``: ``running`` never
+    reached the store."""
+    return await forge_orphan(
+        cfg,
+        tmp_path,
+        status=Status.QUEUED,
+        attempt=1,
+        attempts=[],
+        finished_at=None,
+        pgid=None,
+        process_start=since,
+        run_tag=tag,
+    )
+
+
 async def test_a_queued_run_whose_tagged_process_started_is_interrupted_not_queued_again(
     tmp_path: Path,
 ) -> None:
@@ -230,17 +246,7 @@ async def test_a_queued_run_whose_tagged_process_started_is_interrupted_not_queu
         ["sleep", "60"], start_new_session=True, env={**os.environ, RUN_TAG: tag}
     )
     try:
-        execution_id = await forge_orphan(
-            cfg,
-            tmp_path,
-            status=Status.QUEUED,
-            attempt=1,
-            attempts=[],
-            finished_at=None,
-            pgid=None,
-            process_start=since,
-            run_tag=tag,
-        )
+        execution_id = await forge_claimed(cfg, tmp_path, tag, since)
         async with Agented.open(config=cfg, entry_points=False) as ag:
             recovered = await ag.get(execution_id)
         assert recovered.status is Status.INTERRUPTED
@@ -255,16 +261,8 @@ async def test_a_queued_run_whose_tagged_process_started_is_interrupted_not_queu
 async def test_a_queued_run_with_nothing_started_is_queued_again(tmp_path: Path) -> None:
     """Without a process of its tag, a claimed run of a dead owner goes back to the queue."""
     cfg = config(tmp_path)
-    execution_id = await forge_orphan(
-        cfg,
-        tmp_path,
-        status=Status.QUEUED,
-        attempt=1,
-        attempts=[],
-        finished_at=None,
-        pgid=None,
-        process_start=process_start_time(os.getpid()),
-        run_tag=uuid.uuid4().hex,
+    execution_id = await forge_claimed(
+        cfg, tmp_path, uuid.uuid4().hex, process_start_time(os.getpid())
     )
     async with Agented.open(config=cfg, entry_points=False, wake=False) as ag:
         recovered = await ag.get(execution_id)

@@ -12,7 +12,7 @@ from agented_core import Event
 from agented_core.store import EventStore
 from agented_core.store.search import SearchMatch, parse_query
 
-from .indexer import BATCH, SearchIndexer, index_pending
+from .indexer import BATCH, SearchIndexer, count_pending, index_pending
 from .notify import channel, listening
 from .pool import Connection, Database
 from .search import query_text
@@ -197,15 +197,7 @@ class PostgresEvents(EventStore):
 
     async def unindexed_events(self) -> int:
         """How many stored events still wait for their search vectors (the indexer's lag)."""
-
-        async def count(conn: Connection) -> int:
-            cur = await conn.execute(
-                "SELECT count(*) FROM events WHERE search IS NULL AND text <> ''"
-            )
-            row = await cur.fetchone()
-            return int(row[0]) if row else 0
-
-        return await self._db.run(count)
+        return await self._db.run(count_pending)
 
     def wakes_followers(self) -> bool:
         """True: :meth:`follow` is woken by NOTIFY at the commit of each batch."""

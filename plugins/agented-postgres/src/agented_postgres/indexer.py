@@ -21,7 +21,15 @@ import anyio
 from .pool import Connection, Database
 from .search import PLAIN_VECTOR, plain_text, vector_text
 
-__all__ = ["BATCH", "CLOSE_GRACE", "MAX_LAG", "QUIET", "SearchIndexer", "index_pending"]
+__all__ = [
+    "BATCH",
+    "CLOSE_GRACE",
+    "MAX_LAG",
+    "QUIET",
+    "SearchIndexer",
+    "count_pending",
+    "index_pending",
+]
 
 log = logging.getLogger("agented.store.postgres")
 
@@ -34,7 +42,8 @@ MAX_LAG = 5.0
 CLOSE_GRACE = 5.0
 """Seconds closing waits for a batch being written before it cancels it."""
 
-_PENDING = "SELECT execution_id, seq, text FROM events WHERE search IS NULL AND text <> ''"
+_WAITING = "FROM events WHERE search IS NULL AND text <> ''"  # the partial index's rows
+_PENDING = "SELECT execution_id, seq, text " + _WAITING
 # the indexer takes any waiting rows not locked (no sort of the whole backlog); a search waits
 # for locked ones, taking them in key order so that two searches never deadlock
 _TAKE = _PENDING + " LIMIT %s FOR UPDATE SKIP LOCKED"
@@ -74,6 +83,13 @@ async def index_pending(conn: Connection, *, limit: int = BATCH, wait: bool = Fa
         await conn.execute("SET LOCAL enable_mergejoin = off")
         await conn.execute(_FILL, (ids, seqs, searches, plains))
     return len(rows)
+
+
+async def count_pending(conn: Connection) -> int:
+    """How many stored events still wait for their search vectors."""
+    cur = await conn.execute(("SELECT count(*) " + _WAITING).encode())
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 class SearchIndexer:

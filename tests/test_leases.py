@@ -127,3 +127,50 @@ async def test_a_run_taken_over_during_its_checkout_writes_nothing_more(tmp_path
     assert after is not None
     assert (after.owner, after.attempt, after.status) == (other_owner, 2, Status.QUEUED)
     assert not started.exists()
+
+
+async def test_a_run_whose_first_record_lands_during_a_renewal_is_not_fenced(
+    tmp_path: Path,
+) -> None:
+    """A run is live here from its launch on, before its queued record is saved: a renewal
+    that read the store just before that record landed finds it missing from the answer,
+    then stored, and must not take that for a takeover (it fenced such runs under load)."""
+    bot = shell_bot("sleeper", "sleep", "30")
+    async with (
+        Agented.open(
+            f"sqlite:///{tmp_path / 'agented.db'}",
+            bots=[bot],
+            entry_points=False,
+            heartbeat_interval=60,
+        ) as ag,
+        anyio.create_task_group() as tg,
+    ):
+        store = ag.store
+        renew_leases, save_owned = store.renew_leases, store.save_owned
+        renewed, landed = anyio.Event(), anyio.Event()
+
+        async def renew_leases_then_wait(ids, owner, at):  # type: ignore[no-untyped-def]
+            held = await renew_leases(ids, owner, at)
+            if ids and not landed.is_set():
+                renewed.set()
+                await landed.wait()  # the queued record lands after the renewal's read
+            return held
+
+        async def save_owned_during_a_renewal(execution):  # type: ignore[no-untyped-def]
+            if not landed.is_set():
+                tg.start_soon(ag.ownership.renew, [execution.id])
+                await renewed.wait()
+            saved = await save_owned(execution)
+            landed.set()
+            return saved
+
+        store.renew_leases = renew_leases_then_wait  # type: ignore[method-assign]
+        store.save_owned = save_owned_during_a_renewal  # type: ignore[method-assign]
+        execution = await ag.run("sleeper")
+        await wait_until(lambda: _running(ag, execution.id), timeout=10)
+        live = ag.supervisor.live.get(execution.id)
+        assert live is not None and not live.fenced
+        assert not ag.event_log.is_fenced(execution.id)
+        await ag.cancel(execution.id)
+        done = await ag.wait(execution.id, timeout=20)
+    assert done.status is Status.CANCELLED and done.attempt == 1

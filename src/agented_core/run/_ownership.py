@@ -141,11 +141,26 @@ class Ownership:
             mine = live.execution.owner == self.owner and not live.execution.status.terminal
             if not mine:
                 continue  # ended, or handed back to the queue: nothing left to hold
-            if execution_id not in held and await self.store.get_execution(execution_id):
-                if execution_id in self.supervisor:  # it may have ended meanwhile
+            if execution_id not in held:
+                if await self._taken_over(execution_id):
                     self.supervisor.fence(execution_id)
                 continue
             await self.supervisor.slots.renew(execution_id, live.slots)
+
+    async def _taken_over(self, execution_id: str) -> bool:
+        # Not held when the lease was renewed; but the renewal may have read the store before
+        # the run's first record landed there (it is live here from its launch on, before its
+        # queued status is saved). Taken over only if the store now says so and this process
+        # has not ended or handed back the run meanwhile.
+        stored = await self.store.get_execution(execution_id)
+        if stored is None or (stored.owner == self.owner and not stored.status.terminal):
+            return False
+        live = self.supervisor.live.get(execution_id)
+        return (
+            live is not None
+            and live.execution.owner == self.owner
+            and not live.execution.status.terminal
+        )
 
     async def apply_controls(self, execution_ids: list[str]) -> None:
         """Take and apply the control requests stored for these executions of this process

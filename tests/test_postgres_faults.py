@@ -12,6 +12,7 @@ import agented_postgres
 import pytest
 
 from agented_core import Agented, Status
+from agented_core.run._process import group_alive
 from conftest import shell_bot
 from http_support import wait_until
 from pg_support import fresh_schema, raw_sql
@@ -88,6 +89,41 @@ async def test_readiness_reports_a_cut_at_once_and_recovers(direct: str) -> None
             assert await store.get_state("k") is None
         finally:
             await store.close()
+
+
+async def test_an_owner_cut_from_the_store_stops_its_run_within_its_lease(direct: str) -> None:
+    """An owner that cannot renew a lease stops the run before other hosts may take it over
+    (each store call retries for minutes: the renewal must not wait on those), and once the
+    store answers again its own sweep ends the run it let go as interrupted, saying why."""
+    parts = urlsplit(direct)
+    lease = 3.0
+    with TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432) as proxy:
+        async with Agented.open(
+            through(direct, proxy),
+            bots=[shell_bot("sleeper", "sleep", "60")],
+            plugins=[agented_postgres],
+            entry_points=False,
+            heartbeat_interval=0.2,
+            stale_after=lease,
+        ) as ag:
+            execution = await ag.run("sleeper")
+            await wait_until(lambda: _running_with_group(ag, execution.id), timeout=20)
+            pgid = (await ag.get(execution.id)).pgid
+            assert pgid is not None
+            proxy.cut()
+            # well within the store's retries (120 s): only the lease bounds the renewal
+            await wait_until(lambda: not group_alive(pgid), timeout=lease * 3)
+            live = ag.supervisor.live.get(execution.id)
+            assert live is None or live.fenced
+            proxy.restore()
+            done = await ag.wait(execution.id, timeout=30)
+    assert done.status is Status.INTERRUPTED
+    assert done.error is not None and "lease could not be renewed" in done.error
+
+
+async def _running_with_group(ag: Agented, execution_id: str) -> bool:
+    execution = await ag.get(execution_id)
+    return execution.status is Status.RUNNING and execution.pgid is not None
 
 
 def _answers(store: agented_postgres.PostgresStore) -> Callable[[], Awaitable[bool]]:

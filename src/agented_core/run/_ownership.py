@@ -88,13 +88,19 @@ class Ownership:
 
     # whose is it
     def orphaned(self, execution: Execution) -> bool:
-        """True when the execution's owner is another process that is gone.
+        """True when the execution's owner is another process that is gone, or this one
+        that let it go.
 
         Gone provably (on this host: its pid is not alive, or is another process; or the
         machine rebooted), or presumably: it stopped beating for ``stale_after`` seconds.
+        This process lets a run go when it cannot renew its lease (the store unreachable):
+        the run is stopped here, and once the store answers again it is stored as this
+        process's, no longer live here, and stale.
         """
         if execution.owner == self.owner:
-            return False
+            return execution.id not in self.supervisor and self._stale(
+                execution.heartbeat_at or execution.created_at
+            )
         if execution.owner is None and execution.status is Status.QUEUED:
             return False  # in the queue, for any process to take
         owner = Owner.parse(execution.owner)
@@ -115,17 +121,27 @@ class Ownership:
         """
         last_beat = 0.0
         renewed = anyio.current_time()
+        failing = False
         while True:
             await anyio.sleep(self.control_interval)
+            # a store call may retry for minutes while its server is away: each round ends
+            # by the time this process must stop its runs, before others may take them over
+            budget = max(self.stale_after * 0.75 - (anyio.current_time() - renewed), 0.0)
             try:
-                ids = list(self.supervisor)
-                if anyio.current_time() - last_beat >= self.heartbeat_interval:
-                    await self.renew(ids)
-                    last_beat = renewed = anyio.current_time()
-                await self.apply_controls(ids)
+                with anyio.fail_after(max(budget, self.control_interval)):
+                    ids = list(self.supervisor)
+                    if anyio.current_time() - last_beat >= self.heartbeat_interval:
+                        await self.renew(ids)
+                        last_beat = renewed = anyio.current_time()
+                    await self.apply_controls(ids)
+                if failing:
+                    log.warning("renewing the leases works again")
+                    failing = False
             except Exception:
-                log.exception("renewing the leases failed")
-                if anyio.current_time() - renewed > self.stale_after * 0.75:
+                if not failing:  # once an outage, not every round of it
+                    log.exception("renewing the leases failed")
+                failing = True
+                if anyio.current_time() - renewed >= self.stale_after * 0.75:
                     for execution_id in self.supervisor:
                         run = self.supervisor.execution(execution_id)
                         if run is not None and not run.status.terminal:
@@ -133,6 +149,7 @@ class Ownership:
 
     async def renew(self, execution_ids: list[str]) -> None:
         """Renew the leases and slots of these runs of this process; fence the ones lost."""
+        execution_ids = [i for i in execution_ids if not self._fenced(i)]
         held = await self.store.renew_leases(execution_ids, self.owner, self.clock())
         for execution_id in execution_ids:
             live = self.supervisor.live.get(execution_id)
@@ -146,6 +163,11 @@ class Ownership:
                     self.supervisor.fence(execution_id)
                 continue
             await self.supervisor.slots.renew(execution_id, live.slots)
+
+    def _fenced(self, execution_id: str) -> bool:
+        # fenced, still ending here: its lease is not this process's to renew any more
+        live = self.supervisor.live.get(execution_id)
+        return live is not None and live.fenced
 
     async def _taken_over(self, execution_id: str) -> bool:
         # Not held when the lease was renewed; but the renewal may have read the store before
@@ -424,18 +446,26 @@ class Ownership:
         """
         interrupted: list[str] = []
         for owner, oldest in (await self.store.owners(ACTIVE)).items():
-            if owner == self.owner or owner is None:
-                continue  # ours, or queued for anyone to take
+            if owner is None:
+                continue  # queued for anyone to take
             parsed = Owner.parse(owner)
-            if not (parsed is not None and parsed.gone(self.here)) and not self._stale(oldest):
-                continue
+            gone = owner != self.owner and parsed is not None and parsed.gone(self.here)
+            if not gone and not self._stale(oldest):
+                continue  # every run of a live owner (this one too) beats within a lease
             found = await self.store.find_executions(ACTIVE, owner=owner)
             for execution in found:
                 if execution.owner != owner or not self.orphaned(execution):
                     continue
-                reason = (
-                    f"its process ({execution.owner}) stopped while it was {execution.status.value}"
-                )
+                if owner == self.owner:
+                    reason = (
+                        "its lease could not be renewed (the store did not answer) while it was "
+                        f"{execution.status.value}: it was stopped"
+                    )
+                else:
+                    reason = (
+                        f"its process ({execution.owner}) stopped while it was "
+                        f"{execution.status.value}"
+                    )
                 ended = await self.end_orphan(execution, Status.INTERRUPTED, reason)
                 if ended is not None and ended.status is Status.INTERRUPTED:
                     interrupted.append(ended.id)

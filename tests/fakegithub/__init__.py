@@ -112,6 +112,11 @@ class FakeGitHub:
         self.app_id = app_id
         self.plain_token = plain_token
         self.token_ttl = token_ttl
+        self.app_slug = "agented"
+        self.app_user = user(f"{self.app_slug}[bot]", 41898282, "Bot")
+        """Who an installation token writes as."""
+        self.token_user = user("octo-maintainer", 583231, "User")
+        """Who the plain token writes as."""
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
         self.tokens: dict[str, dict[str, Any]] = {}
@@ -366,6 +371,18 @@ class FakeGitHub:
                 "permissions": (call.body or {}).get("permissions", {}),
                 "repository_selection": "selected",
             }
+        if parts == ["app"]:
+            why = self._authorized(call, jwt_only=True)
+            if why:
+                return 401, {"message": why}
+            return 200, {"id": self.app_id, "slug": self.app_slug, "name": "agented"}
+        if parts == ["user"]:
+            why = self._authorized(call)
+            if why:
+                return 401, {"message": why}
+            if self._author(call) is not self.token_user:
+                return 403, {"message": "Resource not accessible by integration"}
+            return 200, self.token_user
         if parts[0] != "repos" or len(parts) < 4:
             return 404, {"message": "Not Found"}
         repo = f"{parts[1]}/{parts[2]}".lower()
@@ -401,7 +418,7 @@ class FakeGitHub:
                 review = {
                     "id": rid,
                     "node_id": f"PRR_{rid}",
-                    "user": user(),
+                    "user": self._author(call),
                     "body": call.body.get("body", ""),
                     "state": {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED"}.get(
                         call.body.get("event", "COMMENT"), "COMMENTED"
@@ -419,7 +436,7 @@ class FakeGitHub:
             key = (repo, int(rest[1]))
             if method == "GET":
                 return 200, paged(self.issue_comments.get(key, []))
-            return 201, self._new_comment(repo, key[1], call.body["body"], user())
+            return 201, self._new_comment(repo, key[1], call.body["body"], self._author(call))
         if rest[:2] == ["issues", "comments"] and len(rest) == 3:
             cid = int(rest[2])
             for comments in self.issue_comments.values():
@@ -472,6 +489,12 @@ class FakeGitHub:
             ]
             return 200, {"total_count": len(runs), "check_runs": paged(runs)}
         return 404, {"message": "Not Found"}
+
+    def _author(self, call: Call) -> dict[str, Any]:
+        """Who GitHub shows as the author of what ``call`` writes."""
+        token = (call.authorization or "").partition(" ")[2]
+        plain = self.plain_token is not None and token == self.plain_token
+        return self.token_user if plain else self.app_user
 
     def _installation(self, iid: int) -> dict[str, Any]:
         return {

@@ -20,6 +20,7 @@ import httpx
 import jwt
 from githubkit import GitHub
 from githubkit.auth.base import BaseAuthStrategy
+from githubkit.exception import RequestFailed
 
 from ._keys import GitHubConfig
 
@@ -32,6 +33,8 @@ JWT_LIFETIME = 540.0
 """Seconds a JWT is valid (GitHub allows ten minutes at most)."""
 REFRESH_MARGIN = 300.0
 """An installation token is replaced this many seconds before it expires."""
+ANY_BOT = "[bot]"
+"""The identity of a token without a user: any bot account is taken as its author."""
 
 
 class GitHubAuthError(Exception):
@@ -107,6 +110,7 @@ class Credentials:
         self._lock = threading.Lock()
         self._tokens: dict[tuple[int, str, tuple[tuple[str, str], ...]], tuple[str, float]] = {}
         self._installations: dict[str, int] = {}
+        self._identity: str | None = None
         self._secrets: set[str] = set()
         self.exchanges = 0
 
@@ -181,6 +185,35 @@ class Credentials:
         return body
 
     # async
+    async def identity(self) -> str:
+        """The login GitHub shows as the author of what the plugin writes: the App's bot
+        (``<slug>[bot]``, asked of ``GET /app``) or the token's user (``GET /user``).
+
+        :data:`ANY_BOT` for a token that has no user (an installation token given in
+        ``token_env``, such as an Actions ``GITHUB_TOKEN``): what it writes is a bot's."""
+        if self._identity is not None:
+            return self._identity
+        try:
+            if self.config.is_app:
+                async with self.app_client() as gh:
+                    slug = (await gh.rest.apps.async_get_authenticated()).json()["slug"]
+                login = f"{slug}[bot]"
+            else:
+                async with self.client(self.env_token()) as gh:
+                    try:
+                        answer = await gh.rest.users.async_get_authenticated()
+                        login = answer.json()["login"]
+                    except RequestFailed as exc:
+                        if exc.response.status_code != 403:
+                            raise
+                        login = ANY_BOT
+        except GitHubAuthError:
+            raise
+        except Exception as exc:
+            raise GitHubAuthError(f"who the plugin writes as cannot be read: {exc}") from None
+        self._identity = str(login)
+        return self._identity
+
     async def installation_id(self, repo: str, given: int | None = None) -> int:
         """The App's installation for ``repo`` (``owner/name``): ``given``, or looked up."""
         if given:

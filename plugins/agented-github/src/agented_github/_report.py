@@ -21,7 +21,7 @@ import anyio
 from agented_core import EventDraft, Execution, Status
 
 from . import _render as render
-from ._auth import Credentials, GitHubAuthError
+from ._auth import ANY_BOT, Credentials, GitHubAuthError
 from ._calls import Policy, WriteFailed, call
 from ._keys import Report
 from ._review import Review, parse_review, validate_review
@@ -579,7 +579,11 @@ class Reporter:
         await self.store.update_state(key, save)
 
     async def _find_comment(self, gh: GitHub[Any], target: Target, mark: str) -> int | None:
-        """The id of the comment carrying ``mark``, looking through every page."""
+        """The id of the plugin's own comment carrying ``mark``, looking through every page.
+
+        Its own: anyone may write the marker in a comment, and the plugin must never take
+        that comment over (or keep failing to edit it)."""
+        ours = await self.credentials.identity()
         page = 1
         while True:
             response = await gh.rest.issues.async_list_comments(
@@ -587,7 +591,7 @@ class Reporter:
             )
             batch: Any = response.parsed_data
             for comment in batch:
-                if comment.body and comment.body.startswith(mark):
+                if comment.body and comment.body.startswith(mark) and _by(comment, ours):
                     return int(comment.id)
             if len(batch) < 100:
                 return None
@@ -657,11 +661,20 @@ class Reporter:
                 )
 
             async def recover() -> Any:
-                reviews = await gh.rest.pulls.async_list_reviews(
-                    target.owner, target.name, target.number or 0, per_page=100
-                )
-                found = [r for r in reviews.parsed_data if (r.body or "").startswith(mark)]
-                return found[0] if found else None
+                ours = await self.credentials.identity()
+                page = 1
+                while True:
+                    reviews: Any = (
+                        await gh.rest.pulls.async_list_reviews(
+                            target.owner, target.name, target.number or 0, per_page=100, page=page
+                        )
+                    ).parsed_data
+                    for found in reviews:
+                        if (found.body or "").startswith(mark) and _by(found, ours):
+                            return found
+                    if len(reviews) < 100:
+                        return None
+                    page += 1
 
             await self._call(execution, "post review", send, idempotent=False, recover=recover)
         await self.record(
@@ -715,3 +728,13 @@ class _Id:
 
     def __init__(self, id: int) -> None:
         self.id = id
+
+
+def _by(item: Any, login: str) -> bool:
+    """True when GitHub shows ``login`` as the author of a comment or review."""
+    user = getattr(item, "user", None)
+    if user is None:
+        return False
+    if login == ANY_BOT:
+        return str(user.type) == "Bot"
+    return str(user.login).lower() == login.lower()

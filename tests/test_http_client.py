@@ -305,7 +305,8 @@ async def test_following_a_live_run_gives_exactly_the_stored_events(
     ):
         execution_id = await client.run("counter")
         followed = [e async for e in client.follow(execution_id)]
-        done = await ag.get(execution_id)
+        # the follower may see the final event before the store holds it: wait for the end
+        done = await ag.wait(execution_id, timeout=20)
         everything = await stored(ag, execution_id)
         later = [e async for e in client.follow(execution_id, after=25)]
         nothing = [e async for e in client.follow(execution_id, after=done.last_seq)]
@@ -364,6 +365,7 @@ async def test_a_dropped_connection_is_resumed_without_gaps_or_repeats(
     ):
         execution_id = await client.run("counter")
         followed = [e async for e in client.follow(execution_id)]
+        await ag.wait(execution_id, timeout=20)  # its final event may still be on its way in
         everything = await stored(ag, execution_id)
     assert droppers[0].streams == 4  # three cut streams, then one to the end
     assert datas(followed) == everything

@@ -205,3 +205,41 @@ def test_sighup_reloads_a_worker_and_every_process_of_serve_workers(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def test_a_removed_bots_queued_and_waiting_runs_are_cancelled_saying_why(
+    tmp_path: Path,
+) -> None:
+    """No process would take them once their bot is gone: they end at the reload."""
+    from datetime import timedelta
+
+    from agented_core.models import Execution, TriggerKind
+
+    release = tmp_path / "release"
+    settings = '[agented]\ndatabase = "sqlite:///agented.db"\nmax_concurrent_runs = 1\n'
+    path = tmp_path / "agented.toml"
+    path.write_text(settings + waiter(release, "v1") + HELLO)
+    async with Agented.open(config=path, entry_points=False) as ag:
+        running = await ag.run("waiter")
+        queued = await ag.run("hello")  # no room: in the shared queue, for anyone
+        stored = await ag.store.get_execution(queued.id)
+        assert stored is not None and stored.status is Status.QUEUED and stored.owner is None
+        waiting = Execution(
+            id="01WAITINGFORITSRETRY00000",
+            bot="hello",
+            trigger=TriggerKind.MANUAL,
+            status=Status.WAITING,
+            created_at=ag.clock(),
+            retry_at=ag.clock() + timedelta(hours=1),
+        )
+        await ag.store.save_execution(waiting)
+        path.write_text(settings + waiter(release, "v1"))
+        result = await ag.reload()
+        assert result.removed == ("hello",)
+        ended = [await ag.wait(i, timeout=20) for i in (queued.id, waiting.id)]
+        release.touch()
+        first = await ag.wait(running.id, timeout=20)
+    assert first.status is Status.SUCCEEDED  # a running one of a kept bot goes on
+    for execution in ended:
+        assert execution.status is Status.CANCELLED
+        assert execution.error == "cancelled: bot 'hello' was removed from the configuration"

@@ -280,7 +280,8 @@ class Agented:
         or a change only a restart can make (``database``, ``broker``), it raises
         :class:`ConfigError` listing them and nothing changes. Otherwise new runs see the new
         bots and settings, running executions finish on the bot they started with, waiting
-        ones wake on the new definition, schedules are planned again. The reload is in the
+        ones wake on the new definition, schedules are planned again. The queued and waiting runs of
+        a removed bot are cancelled, saying so (no process would take them). The reload is in the
         audit log (``action: "reload"``, by ``actor``). Without a file to read again (an
         agented given a :class:`Config` object) it raises :class:`ConflictError`.
         """
@@ -292,6 +293,8 @@ class Agented:
                 raise ConfigError(problems)
             result = reload_result(self.config, new, [p for p in found if p.warning])
             self._configure(new)
+            for name in result.removed:
+                await self._end_runs_of_removed(name)
             await self.plugins.notify("agented_configured", config=new, store=self.store)
             await self.store.record_audit(
                 {
@@ -305,6 +308,26 @@ class Agented:
                 }
             )
             return result
+
+    async def _end_runs_of_removed(self, name: str) -> None:
+        """Cancel the runs of a bot the configuration no longer has that wait for a process
+        to take them (queued for anyone, or waiting for their retry): none would ever run."""
+        reason = f"cancelled: bot {name!r} was removed from the configuration"
+        waiting = [Status.QUEUED, Status.WAITING]
+        for execution_id in await self.store.ids_with_prefix("", 2**62, bot=name, status=waiting):
+            execution = await self.store.get_execution(execution_id)
+            if execution is None:
+                continue
+            try:
+                if execution.status is Status.QUEUED and execution.owner is None:
+                    with anyio.CancelScope(shield=True):
+                        await self._cancel_queued(execution.id, reason)
+                elif execution.status is Status.WAITING:
+                    await self.ownership.end_orphan(
+                        execution, Status.CANCELLED, reason, waiting=True
+                    )
+            except Exception:
+                log.exception("cancelling %s of the removed bot %s failed", execution.id, name)
 
     async def reload_on_sighup(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -607,7 +630,9 @@ class Agented:
         await self.ownership.request_control(execution_id, action)
         return execution
 
-    async def _cancel_queued(self, execution_id: str) -> Execution | None:
+    async def _cancel_queued(
+        self, execution_id: str, reason: str = "cancelled while queued"
+    ) -> Execution | None:
         """Take an execution from the shared queue and end it as cancelled; ``None`` if
         another process took it first."""
         if not await self.store.take_execution(execution_id, self.owner, self.clock()):
@@ -617,7 +642,7 @@ class Agented:
         assert taken is not None
         self.event_log.open(execution_id, await self.store.last_seq(execution_id))
         try:
-            await self.executor.set_status(taken, Status.CANCELLED, reason="cancelled while queued")
+            await self.executor.set_status(taken, Status.CANCELLED, reason=reason)
         finally:
             await self.event_log.close(execution_id)
         return taken

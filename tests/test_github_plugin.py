@@ -552,6 +552,30 @@ def test_check_refuses_agent_token_without_an_app(tmp_path: Path, fake: FakeGitH
     assert refused and not refused[0].warning and "GitHub App" in refused[0].message
 
 
+@pytest.mark.parametrize(
+    ("value", "permissions", "warned"),
+    [
+        ("true", {"contents": "read", "metadata": "read", "pull_requests": "read"}, False),
+        ('{ contents = "write", issues = "read" }', {"contents": "write", "issues": "read"}, True),
+        ("false", {}, False),
+    ],
+)
+def test_agent_token_is_read_only_unless_a_write_is_named_and_warned(
+    tmp_path: Path, fake: FakeGitHub, pem: None, value: str, permissions: dict, warned: bool
+) -> None:
+    from agented_core.config import load_config
+    from agented_core.plugins import Plugins
+    from agented_core.validation import validate
+
+    config = write_config(tmp_path, fake, extra_bot=f"agent_token = {value}")
+    registry = Plugins([plugin()], entry_points=False)
+    loaded = load_config(config, keys=registry.config_keys())
+    problems = [p for p in validate(loaded, registry) if p.field == "agent_token"]
+    assert loaded.bots["review"].extra.get("agent_token") == permissions
+    assert [p.warning for p in problems] == ([True] if warned else [])
+    assert all("write access (contents)" in p.message for p in problems)
+
+
 def test_bad_report_keys_are_refused_at_load(tmp_path: Path, fake: FakeGitHub) -> None:
     from agented_core.config import load_config
     from agented_core.errors import ConfigError

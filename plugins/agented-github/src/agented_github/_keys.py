@@ -49,9 +49,17 @@ def _app_id(value: Any) -> int:
     return value
 
 
+READ_PERMISSIONS = {"contents": "read", "metadata": "read", "pull_requests": "read"}
+"""What ``agent_token = true`` gives the agent: reading the repository and its pull requests."""
+
+
 def _permissions(value: Any) -> dict[str, str]:
+    if value is True:
+        return dict(READ_PERMISSIONS)
+    if value is False:
+        return {}
     if not isinstance(value, Mapping):
-        raise TypeError('expected a table of permission = "read" | "write"')
+        raise TypeError('expected true (read-only) or a table of permission = "read" | "write"')
     out: dict[str, str] = {}
     for name, access in value.items():
         if access not in ACCESS:

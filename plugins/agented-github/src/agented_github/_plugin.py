@@ -27,9 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("agented.github")
 
-READ_PERMISSIONS = {"pull_requests": "read", "contents": "read", "metadata": "read"}
-
-
 class GitHubPlugin:
     """agented's GitHub plugin (entry point ``github``).
 
@@ -95,6 +92,22 @@ class GitHubPlugin:
                         file=file,
                         bot=bot.name,
                         field="agent_token",
+                    )
+                )
+            writes = sorted(
+                name
+                for name, access in (bot.extra.get("agent_token") or {}).items()
+                if access == "write"
+            )
+            if writes:
+                problems.append(
+                    Problem(
+                        f"agent_token gives the agent write access ({', '.join(writes)}): "
+                        "agented posts results itself (report), so the agent rarely needs it",
+                        file=file,
+                        bot=bot.name,
+                        field="agent_token",
+                        warning=True,
                     )
                 )
             if Report.of(bot.extra).any and not github.configured:

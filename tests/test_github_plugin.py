@@ -479,6 +479,20 @@ async def test_inline_comments_with_one_invalid_path(
     assert dropped and "src/missing.py" in dropped[0].data["dropped"][0]
 
 
+async def test_a_review_at_the_body_limit_is_cut_to_fit_with_its_marker(
+    tmp_path: Path, fake: FakeGitHub, pem: None
+) -> None:
+    block = json.dumps({"event": "COMMENT", "body": "x" * 65536, "comments": []})
+    result = f"Long review.\n\n```agented-review\n{block}\n```\n"
+    config = write_config(tmp_path, fake, report="{ review = true }", result=result)
+    async with Agented.open(config=config, plugins=[plugin()], entry_points=False) as ag:
+        done = await run_pr(ag)
+    (review,) = fake.reviews[REPO.lower(), 2]
+    assert len(review["body"]) <= 65536  # GitHub refuses a longer one
+    assert review["body"].startswith(f"<!-- agented:bot=review execution={done.id} -->\n")
+    assert "more characters" in review["body"][-100:]
+
+
 async def test_approve_is_refused_unless_allowed(
     tmp_path: Path, fake: FakeGitHub, pem: None
 ) -> None:

@@ -33,11 +33,6 @@ export class EventStream {
     if (this.controller) this.controller.abort();
   }
 
-  /** Drop the connection now (it resumes by itself); for the "reconnect" button. */
-  drop() {
-    if (this.controller) this.controller.abort("dropped");
-  }
-
   state(name, detail = "") {
     this.handlers.onState(name, detail);
   }

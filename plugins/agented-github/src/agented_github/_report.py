@@ -642,7 +642,10 @@ class Reporter:
         self, execution: Execution, target: Target, review: Review, note: str
     ) -> None:
         mark = render.marker(execution.bot, execution.id)
-        body = f"{mark}\n{review.body}" + (f"\n\n{note}" if note else "")
+        tail = f"\n\n{note}" if note else ""
+        # the marker and the note count against GitHub's limit too
+        room = render.MAX_COMMENT - len(mark) - 1 - len(tail)
+        body = f"{mark}\n{render.cut(review.body, room)}{tail}"
         data: dict[str, Any] = {
             "event": review.event,
             "body": body,

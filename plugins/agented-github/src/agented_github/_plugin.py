@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("agented.github")
 
+
 class GitHubPlugin:
     """agented's GitHub plugin (entry point ``github``).
 

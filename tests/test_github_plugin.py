@@ -637,6 +637,57 @@ async def test_enterprise_api_url_and_installation_lookup_for_manual_runs(
         assert ghes.checks and ghes.comments(REPO, 2)
 
 
+async def test_a_manual_run_gets_its_check_run_on_the_commit_it_checked_out(
+    tmp_path: Path, fake: FakeGitHub
+) -> None:
+    """Its context names no commit (nor, for a cron bot, a repository): the check run is
+    made once the checkout has found them, on that commit, and completed at the end."""
+    from git_http import GitServer
+    from git_support import Remote
+
+    remote = Remote(tmp_path / "srv" / "Codertocat", name="Hello-World")
+    sha = remote.commit({"file.txt": "main\n"})
+    remote.push(sha, "refs/heads/main")
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps({"kind": "result", "text": "Nightly done.", "data": {}}) + "\n")
+    token = "ghp_plaintoken_for_tests"
+    with GitServer(tmp_path / "srv", username="x-access-token", password=token) as server:
+        config = tmp_path / "agented.toml"
+        config.write_text(
+            f"""
+[agented]
+database = "sqlite:///{tmp_path / "agented.db"}"
+[http]
+public_url = "https://bots.example.com/agented"
+[github]
+api_url = "{fake.url}"
+token_env = "TEST_GITHUB_TOKEN"
+workspaces_dir = "{tmp_path / "ws"}"
+[bots.nightly]
+provider = "shell"
+command = ["cat", "{events}"]
+options = {{ format = "events" }}
+checkout = {{ repo = "{server.url}/Codertocat/Hello-World.git", ref = "main" }}
+report = {{ check = true }}
+on = [{{ manual = true }}]
+"""
+        )
+        async with Agented.open(config=config, plugins=[plugin()], entry_points=False) as ag:
+            execution = await ag.run("nightly")
+            done = await ag.wait(execution.id, timeout=30)
+        assert server.fetches() >= 1
+    assert done.status is Status.SUCCEEDED, done.error
+    (check,) = fake.checks.values()
+    assert check["head_sha"] == sha and check["external_id"] == done.id
+    assert check["repo"] == REPO.lower() and check["name"] == "agented/nightly"
+    assert check["status"] == "completed" and check["conclusion"] == "success"
+    assert "Nightly done." in check["output"]["summary"]
+    steps = [
+        (c.method, (c.body or {}).get("status")) for c in fake.calls if "/check-runs" in c.path
+    ]
+    assert steps == [("POST", "queued"), ("PATCH", "in_progress"), ("PATCH", "completed")]
+
+
 async def test_comment_new_posts_one_per_run(tmp_path: Path, fake: FakeGitHub, pem: None) -> None:
     config = write_config(tmp_path, fake, report='{ comment = "new" }')
     async with Agented.open(config=config, plugins=[plugin()], entry_points=False) as ag:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from agented_core import Problem, hookimpl
 from agented_core.config_keys import PluginKeys
@@ -18,7 +17,7 @@ from agented_core.config_keys import PluginKeys
 from ._auth import Credentials, GitHubAuthError
 from ._calls import Policy
 from ._keys import KEYS, GitHubConfig, Report
-from ._target import target_of
+from ._target import repo_of_url, target_of
 
 if TYPE_CHECKING:
     from agented_core import Agented, Bot, Config, Execution
@@ -174,7 +173,7 @@ class GitHubPlugin:
         """Git credentials for a repository on the configured GitHub (``x-access-token``)."""
         if self.credentials is None:
             return None
-        repo = _repo_of_url(url, self.credentials.config.api_url)
+        repo = repo_of_url(url, self.credentials.config.api_url)
         if repo is None:
             return None
         try:
@@ -232,17 +231,3 @@ class GitHubPlugin:
         """A pull request closed or merged cancels its runs (``cancel_on_close``)."""
         if self.reporter is not None and context is not None:
             await self.reporter.delivery(context)
-
-
-def _repo_of_url(url: str, api_url: str) -> str | None:
-    """``owner/name`` of a clone URL on the GitHub that ``api_url`` belongs to."""
-    parts = urlsplit(url)
-    api = urlsplit(api_url)
-    api_host = api.hostname or ""
-    host = parts.hostname or ""
-    if not (host == api_host or (api_host == "api.github.com" and host == "github.com")):
-        return None
-    path = parts.path.strip("/").removesuffix(".git").split("/")
-    if len(path) < 2:
-        return None
-    return f"{path[-2]}/{path[-1]}"

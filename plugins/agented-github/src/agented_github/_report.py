@@ -25,7 +25,7 @@ from ._auth import ANY_BOT, Credentials, GitHubAuthError
 from ._calls import Policy, WriteFailed, call
 from ._keys import Report
 from ._review import Review, parse_review, validate_review
-from ._target import Target, target_of
+from ._target import Target, target_of, with_workspace
 
 if TYPE_CHECKING:
     from githubkit import GitHub
@@ -181,8 +181,11 @@ class Reporter:
             return None
 
     async def target(self, execution: Execution) -> Target | None:
-        """The run's target, its commit found for a comment on a PR (state remembers it)."""
+        """The run's target, its commit found for a comment on a PR (state remembers it), or
+        taken from its checkout once it has one."""
         target = target_of(execution.context)
+        if execution.workspace is not None and (target is None or target.sha is None):
+            target = with_workspace(target, execution.workspace, self.credentials.config.api_url)
         if target is None:
             return None
         known = await self.store.get_state(f"github:target:{execution.id}")
@@ -246,6 +249,9 @@ class Reporter:
         if target is None:
             return
         if report.check and target.sha:
+            # a run whose commit was known only once checked out (a cron or manual bot) gets
+            # its check run now
+            await self._safely(execution, "create check run", self._create_check(execution, target))
             await self._safely(
                 execution,
                 "start check run",

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
-from attrs import frozen
+from attrs import evolve, frozen
+
+from agented_core import Workspace
+
+_OWNER_NAME = re.compile(r"[\w.-]+/[\w.-]+")
 
 
 def _get(obj: Any, *path: str) -> Any:
@@ -73,3 +79,31 @@ def target_of(context: Mapping[str, Any]) -> Target | None:
         if isinstance(comment, int) and context.get("event") == "issue_comment"
         else None,
     )
+
+
+def repo_of_url(url: str, api_url: str) -> str | None:
+    """``owner/name`` of a clone URL on the GitHub that ``api_url`` belongs to."""
+    parts = urlsplit(url)
+    api = urlsplit(api_url)
+    api_host = api.hostname or ""
+    host = parts.hostname or ""
+    if not (host == api_host or (api_host == "api.github.com" and host == "github.com")):
+        return None
+    path = parts.path.strip("/").removesuffix(".git").split("/")
+    if len(path) < 2:
+        return None
+    return f"{path[-2]}/{path[-1]}"
+
+
+def with_workspace(target: Target | None, workspace: Workspace, api_url: str) -> Target | None:
+    """The target completed by the run's checkout: its commit, and its repository for a run
+    whose context names none (a cron or manual bot that checks out ``{ repo, ref }``)."""
+    repo = workspace.repo if _OWNER_NAME.fullmatch(workspace.repo) else None
+    repo = repo or repo_of_url(workspace.repo, api_url)
+    if repo is None:
+        return target  # a local path, or another host's: nothing of GitHub's
+    if target is None:
+        return Target(repo=repo, sha=workspace.sha)
+    if target.sha is None and target.repo.lower() == repo.lower():
+        return evolve(target, sha=workspace.sha)
+    return target

@@ -101,6 +101,18 @@ def test_executions_show_and_logs_locally(config: Path) -> None:
     assert missing.returncode == 1 and "no execution" in missing.stderr
     filtered = agented("executions", "-c", str(config), "--status", "failed")
     assert filtered.stdout.strip() == "no executions"
+    by_trigger = agented("executions", "-c", str(config), "--trigger", ran_as(execution_id, config))
+    assert newest_id(by_trigger.stdout) == execution_id
+    reruns = agented("executions", "-c", str(config), "--trigger", "rerun")
+    assert reruns.stdout.strip() == "no executions"
+    unknown = agented("executions", "-c", str(config), "--trigger", "cron")
+    assert unknown.returncode == 2 and "invalid choice: 'cron'" in unknown.stderr
+
+
+def ran_as(execution_id: str, config: Path) -> str:
+    """The trigger of an execution, as ``show --json`` tells it."""
+    shown = agented("show", execution_id, "-c", str(config), "--json")
+    return str(json.loads(shown.stdout)["trigger"])
 
 
 def test_logs_follow_and_cancel_a_run_of_another_process(config: Path) -> None:

@@ -380,6 +380,44 @@ async def test_executions_filter_and_page(api: Api) -> None:
     assert "context" in shown
 
 
+async def test_executions_by_trigger_on_every_page(api: Api) -> None:
+    async with api() as (ag, client):
+        started = [
+            (await client.post("/bots/hello/runs", json={"params": {"who": w}}, headers=AUTH))
+            for w in "abc"
+        ]
+        first = started[0].json()["execution_id"]
+        await ag.wait(first, timeout=20)
+        reruns = []
+        for _ in range(2):
+            answer = await client.post(f"/executions/{first}/rerun", headers=AUTH)
+            reruns.append(answer.json()["execution_id"])
+        for execution_id in [s.json()["execution_id"] for s in started] + reruns:
+            await ag.wait(execution_id, timeout=20)
+        pages: list[dict[str, Any]] = []
+        cursor = ""
+        while True:
+            page = await client.get(
+                "/executions",
+                params={"trigger": "rerun", "limit": 1, "cursor": cursor},
+                headers=AUTH,
+            )
+            assert page.status_code == 200
+            pages.append(page.json())
+            cursor = page.json()["next_cursor"]
+            if cursor is None:
+                break
+        found = await client.get(
+            "/executions", params={"trigger": "api", "prefix": first[:20]}, headers=AUTH
+        )
+        bad = await client.get("/executions", params={"trigger": "cron"}, headers=AUTH)
+    listed = [item for page in pages for item in page["items"]]
+    assert [item["id"] for item in listed] == list(reversed(reruns))
+    assert {item["trigger"] for item in listed} == {"rerun"}
+    assert [item["id"] for item in found.json()["items"]] == [first]
+    assert bad.status_code == 400 and "unknown trigger 'cron'" in bad.json()["message"]
+
+
 async def test_ndjson_snapshot_after_and_follow(api: Api) -> None:
     async with api() as (_, client):
         started = (await client.post("/bots/hello/runs", headers=AUTH)).json()

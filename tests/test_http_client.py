@@ -38,6 +38,7 @@ from agented_core import (
     NotFoundError,
     Param,
     Status,
+    TriggerKind,
     to_data,
 )
 from agented_http import (
@@ -171,6 +172,8 @@ async def test_every_method_of_the_async_client(
             execution_id
         ]
         assert [e.id for e in (await client.list(prefix=execution_id[:20])).items] == [execution_id]
+        assert (await client.list(trigger=TriggerKind.RERUN)).items == []
+        assert [e.id for e in (await client.list(trigger="api")).items] == [execution_id]
 
         rerun_id = await client.rerun(execution_id)
         assert rerun_id != execution_id
@@ -291,6 +294,12 @@ async def test_an_unknown_status_is_refused_before_it_is_sent() -> None:
     async with AsyncClient("http://127.0.0.1:9", api_key=KEY) as client:
         with pytest.raises(ValueError, match="nonsense"):
             await client.list(status="nonsense")
+
+
+async def test_an_unknown_trigger_is_refused_before_it_is_sent() -> None:
+    async with AsyncClient("http://127.0.0.1:9", api_key=KEY) as client:
+        with pytest.raises(ValueError, match="cron"):
+            await client.list(trigger="cron")
 
 
 # following live runs

@@ -18,7 +18,7 @@ from agented_core.agented import Agented
 from agented_core.config import Config, load_config
 from agented_core.converter import to_data
 from agented_core.errors import AgentedError, ConfigError, ConflictError, NotFoundError
-from agented_core.models import Status
+from agented_core.models import Status, TriggerKind
 from agented_core.plugins import Plugins
 from agented_core.store.search import matches, parse_query
 from agented_core.validation import validate
@@ -170,7 +170,8 @@ async def _cmd_executions(args: argparse.Namespace, out: TextIO) -> int:
         raise AgentedError("--limit takes a whole number of at least 1")
     status = Status(args.status) if args.status else None
     async with open_source(args.config, args.url) as source:
-        items = await source.list(bot=args.bot, status=status, limit=args.limit)
+        trigger = TriggerKind(args.trigger) if args.trigger else None
+        items = await source.list(bot=args.bot, status=status, limit=args.limit, trigger=trigger)
     if args.json:
         for execution in items:
             print(json.dumps(to_data(execution), ensure_ascii=False), file=out)

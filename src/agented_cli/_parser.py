@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from agented_core.config import DEFAULT_CONFIG
-from agented_core.models import Status
+from agented_core.models import Status, TriggerKind
 
 from ._bots import DEFAULT_BOT, bot_names
 
@@ -114,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     _source(executions)
     executions.add_argument("--bot", metavar="NAME")
     executions.add_argument("--status", choices=[s.value for s in Status], metavar="STATUS")
+    executions.add_argument(
+        "--trigger",
+        choices=[t.value for t in TriggerKind],
+        metavar="TRIGGER",
+        help="only those this trigger started: " + ", ".join(t.value for t in TriggerKind),
+    )
     executions.add_argument("--limit", type=int, default=20, metavar="N", help="default: 20")
     executions.add_argument("--json", action="store_true", help="one JSON object per line")
 

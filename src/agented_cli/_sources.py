@@ -19,7 +19,7 @@ from agented_core import SpendTotals, audit
 from agented_core.agented import Agented
 from agented_core.config import load_config
 from agented_core.errors import AgentedError, ConflictError, NotFoundError
-from agented_core.models import Event, EventKind, Execution, Status
+from agented_core.models import Event, EventKind, Execution, Status, TriggerKind
 from agented_core.plugins import Plugins
 from agented_core.store.search import parse_query, snippet
 
@@ -50,7 +50,12 @@ class Source(Protocol):
     async def spend(self, execution: Execution) -> Spend: ...
 
     async def list(
-        self, *, bot: str | None, status: Status | None, limit: int
+        self,
+        *,
+        bot: str | None,
+        status: Status | None,
+        limit: int,
+        trigger: TriggerKind | None = None,
     ) -> list[Execution]: ...
 
     async def get(self, execution_id: str) -> Execution: ...
@@ -139,9 +144,23 @@ class LocalSource:
     def __init__(self, agented: Agented) -> None:
         self.agented = agented
 
-    async def list(self, *, bot: str | None, status: Status | None, limit: int) -> list[Execution]:
-        items, _ = await self.agented.list(bot=bot, status=status, limit=limit)
-        return items
+    async def list(
+        self,
+        *,
+        bot: str | None,
+        status: Status | None,
+        limit: int,
+        trigger: TriggerKind | None = None,
+    ) -> list[Execution]:
+        items: list[Execution] = []
+        cursor: str | None = None
+        while True:  # by trigger, a page may hold fewer than asked and still go on
+            page, cursor = await self.agented.list(
+                bot=bot, status=status, trigger=trigger, limit=limit - len(items), cursor=cursor
+            )
+            items.extend(page)
+            if cursor is None or len(items) >= limit:
+                return items
 
     async def get(self, execution_id: str) -> Execution:
         return await self.agented.get(execution_id)
@@ -214,10 +233,29 @@ class RemoteSource:
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
 
-    async def list(self, *, bot: str | None, status: Status | None, limit: int) -> list[Execution]:
+    async def list(
+        self,
+        *,
+        bot: str | None,
+        status: Status | None,
+        limit: int,
+        trigger: TriggerKind | None = None,
+    ) -> list[Execution]:
+        items: list[Execution] = []
+        cursor: str | None = None
         with _answers():
-            page = await self.client.list(bot=bot, status=status, limit=limit)
-        return page.items
+            while True:  # by trigger, a page may hold fewer than asked and still go on
+                page = await self.client.list(
+                    bot=bot,
+                    status=status,
+                    trigger=trigger,
+                    limit=min(limit - len(items), 500),
+                    cursor=cursor,
+                )
+                items.extend(page.items)
+                cursor = page.next_cursor
+                if cursor is None or len(items) >= limit:
+                    return items
 
     async def get(self, execution_id: str) -> Execution:
         with _answers():

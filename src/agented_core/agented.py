@@ -50,6 +50,9 @@ from .validation import validate
 
 log = logging.getLogger("agented")
 
+TRIGGER_SCAN = 5000
+"""The most executions :meth:`Agented.list` reads in one call to find those of a trigger."""
+
 
 def new_execution_id() -> str:
     """A new execution id: a ULID, so ids sort by creation time."""
@@ -463,14 +466,38 @@ class Agented:
         *,
         bot: str | None = None,
         status: Status | Sequence[Status] | None = None,
+        trigger: TriggerKind | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[Execution], str | None]:
-        """Executions, newest first, and the cursor of the next page (``None`` at the end)."""
+        """Executions, newest first, and the cursor of the next page (``None`` at the end).
+
+        ``trigger``: only those it started. The store is read page by page for them, at most
+        :data:`TRIGGER_SCAN` executions a call: a page may then hold fewer than ``limit``
+        (even none) and still have a cursor to go on from.
+        """
         statuses = [status] if isinstance(status, Status) else list(status or [])
-        return await self.store.list_executions(
-            bot=bot, status=statuses, limit=max(1, min(limit, 500)), cursor=cursor
-        )
+        limit = max(1, min(limit, 500))
+        if trigger is None:
+            return await self.store.list_executions(
+                bot=bot, status=statuses, limit=limit, cursor=cursor
+            )
+        found: builtins.list[Execution] = []
+        scanned = 0
+        while scanned < TRIGGER_SCAN:
+            page, cursor = await self.store.list_executions(
+                bot=bot, status=statuses, limit=min(500, TRIGGER_SCAN - scanned), cursor=cursor
+            )
+            for execution in page:
+                scanned += 1
+                if execution.trigger is trigger:
+                    found.append(execution)
+                    if len(found) == limit:
+                        more = execution is not page[-1] or cursor is not None
+                        return found, execution.id if more else None
+            if cursor is None:
+                return found, None
+        return found, cursor
 
     async def search(
         self,

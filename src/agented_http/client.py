@@ -29,7 +29,7 @@ from typing import Any, Self, TypeVar
 import anyio
 import httpx
 
-from agented_core import Event, Execution, SpendTotals
+from agented_core import Event, Execution, SpendTotals, TriggerKind
 from agented_core.triggers import DryRun
 
 from . import client_calls as calls
@@ -170,12 +170,16 @@ class AsyncClient:
         bot: str | None = None,
         status: StatusFilter = None,
         prefix: str | None = None,
+        trigger: TriggerKind | str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> ExecutionPage:
-        """One page of executions, newest first, filtered alike (``prefix``: ids starting so)."""
+        """One page of executions, newest first, filtered alike (``prefix``: ids starting so;
+        ``trigger``: only those it started, a page then perhaps shorter than ``limit``)."""
         return await self._send(
-            calls.executions(bot=bot, status=status, prefix=prefix, limit=limit, cursor=cursor)
+            calls.executions(
+                bot=bot, status=status, prefix=prefix, limit=limit, cursor=cursor, trigger=trigger
+            )
         )
 
     async def search(
@@ -397,12 +401,15 @@ class Client:
         bot: str | None = None,
         status: StatusFilter = None,
         prefix: str | None = None,
+        trigger: TriggerKind | str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> ExecutionPage:
         """See :meth:`AsyncClient.list`."""
         return self._send(
-            calls.executions(bot=bot, status=status, prefix=prefix, limit=limit, cursor=cursor)
+            calls.executions(
+                bot=bot, status=status, prefix=prefix, limit=limit, cursor=cursor, trigger=trigger
+            )
         )
 
     def search(

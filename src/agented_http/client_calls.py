@@ -16,7 +16,7 @@ from urllib.parse import quote
 import httpx
 from attrs import field, frozen
 
-from agented_core import Bot, Event, Execution, Param, SpendTotals, Status, from_data
+from agented_core import Bot, Event, Execution, Param, SpendTotals, Status, TriggerKind, from_data
 from agented_core.triggers import DryRun
 
 from .tokens import StreamToken
@@ -237,9 +237,13 @@ def executions(
     prefix: str | None,
     limit: int | None,
     cursor: str | None,
+    trigger: TriggerKind | str | None = None,
 ) -> Call[ExecutionPage]:
     """``GET /executions``: one page."""
-    query = _query(bot=bot, status=_statuses(status), prefix=prefix, limit=limit, cursor=cursor)
+    kind = None if trigger is None else TriggerKind(trigger).value  # ValueError before sending
+    query = _query(
+        bot=bot, status=_statuses(status), prefix=prefix, limit=limit, cursor=cursor, trigger=kind
+    )
     return Call("GET", "/executions", _page, params=query)
 
 

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from agented_core import ConflictError, Execution, NotFoundError, Status, to_data
+from agented_core import ConflictError, Execution, NotFoundError, Status, TriggerKind, to_data
 from agented_core.store.search import parse_query
 
 from . import audit
@@ -51,6 +51,17 @@ def _statuses(request: Request) -> list[Status]:
     except ValueError:
         known = ", ".join(s.value for s in Status)
         raise bad_request(f"unknown status in {names}; known: {known}") from None
+
+
+def _trigger(request: Request) -> TriggerKind | None:
+    name = request.query_params.get("trigger") or None
+    if name is None:
+        return None
+    try:
+        return TriggerKind(name)
+    except ValueError:
+        known = ", ".join(t.value for t in TriggerKind)
+        raise bad_request(f"unknown trigger {name!r}; known: {known}") from None
 
 
 SEQ_PARAM = query(
@@ -127,6 +138,12 @@ OPERATIONS = (
             ),
             query("cursor", STRING, "next_cursor of the previous page"),
             query("prefix", STRING, "only executions whose id starts with this (case-sensitive)"),
+            query(
+                "trigger",
+                {"type": "string", "enum": [t.value for t in TriggerKind]},
+                "only executions of this trigger (a page may then hold fewer than limit and"
+                " still go on from next_cursor: up to 5,000 executions are read a page)",
+            ),
             query("q", {"type": "string", "maxLength": MAX_QUERY}, "full-text search words"),
         ],
     ),
@@ -204,21 +221,28 @@ def routes(ctx: Context) -> list[Route]:
         cursor = request.query_params.get("cursor") or None
         prefix = request.query_params.get("prefix")
         text = request.query_params.get("q")
+        trigger = _trigger(request)
         if text is not None and text.strip():
             if len(text) > MAX_QUERY:
                 raise bad_request(f"q is longer than {MAX_QUERY} characters")
-            return JSONResponse(await search(text, bot, cursor, min(limit, SEARCH_LIMIT), request))
+            found = await search(text, bot, cursor, min(limit, SEARCH_LIMIT), request, trigger)
+            return JSONResponse(found)
         if prefix:
-            return JSONResponse(await with_prefix(prefix, bot, cursor, limit, request))
+            return JSONResponse(await with_prefix(prefix, bot, cursor, limit, request, trigger))
         items, next_cursor = await ag.list(
-            bot=bot, status=_statuses(request), limit=limit, cursor=cursor
+            bot=bot, status=_statuses(request), trigger=trigger, limit=limit, cursor=cursor
         )
         return JSONResponse(
             {"items": [execution_summary(e) for e in items], "next_cursor": next_cursor}
         )
 
     async def with_prefix(
-        prefix: str, bot: str | None, cursor: str | None, limit: int, request: Request
+        prefix: str,
+        bot: str | None,
+        cursor: str | None,
+        limit: int,
+        request: Request,
+        trigger: TriggerKind | None,
     ) -> dict[str, object]:
         # resolving a short id (``agented show 01JX``): the id range it starts, filtered alike
         ids = await ag.store.ids_with_prefix(
@@ -231,12 +255,17 @@ def routes(ctx: Context) -> list[Route]:
             except NotFoundError:  # pruned in between
                 continue
         return {
-            "items": [execution_summary(e) for e in found],
+            "items": [execution_summary(e) for e in found if trigger in (None, e.trigger)],
             "next_cursor": ids[limit - 1] if len(ids) > limit else None,
         }
 
     async def search(
-        text: str, bot: str | None, cursor: str | None, limit: int, request: Request
+        text: str,
+        bot: str | None,
+        cursor: str | None,
+        limit: int,
+        request: Request,
+        trigger: TriggerKind | None,
     ) -> dict[str, object]:
         found, next_cursor = await ag.search(
             text, bot=bot, status=_statuses(request), limit=limit, cursor=cursor
@@ -249,6 +278,7 @@ def routes(ctx: Context) -> list[Route]:
                     "matches": [search_hit(event, terms) for event in events],
                 }
                 for execution, events in found
+                if trigger in (None, execution.trigger)
             ],
             "next_cursor": next_cursor,
         }

@@ -128,7 +128,7 @@ export class ExecutionsView {
     const search = this.filters.q;
     let page;
     try {
-      page = await api(`/executions${q({ bot: this.filters.bot, status: this.filters.status, cursor, limit: search ? 20 : 50, q: search })}`);
+      page = await api(`/executions${q({ bot: this.filters.bot, status: this.filters.status, trigger: this.filters.trigger, cursor, limit: search ? 20 : 50, q: search })}`);
       errorBox(this.main, null);
     } catch (err) {
       if (!quiet) errorBox(this.main, err);
@@ -140,7 +140,7 @@ export class ExecutionsView {
       for (const item of page.items) matches.set(item.execution.id, item.matches);
       page = { items: page.items.map((item) => item.execution), next_cursor: page.next_cursor };
     }
-    const items = this.filters.trigger ? page.items.filter((e) => e.trigger === this.filters.trigger) : page.items;
+    const items = page.items; // filtered by the server, every page (trigger included)
     this.next = page.next_cursor;
     const rows = this.main.querySelector("#rows");
     if (!rows) return;

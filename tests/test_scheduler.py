@@ -89,6 +89,35 @@ async def test_catch_up_once_runs_one_for_all_missed(open_agented) -> None:
     assert run.status is Status.SUCCEEDED
 
 
+async def test_fires_dropped_by_catch_up_skip_reach_the_plugins(open_agented) -> None:
+    """The scheduler's missed fires go to every plugin's ``agented_schedule_missed`` (the
+    notify plugin alerts on them), with the fire and why."""
+    from agented_core import hookimpl
+
+    class Listener:
+        def __init__(self) -> None:
+            self.missed: list[tuple[str, datetime, str]] = []
+
+        @hookimpl
+        async def agented_schedule_missed(self, bot: str, fire: datetime, reason: str) -> None:
+            self.missed.append((bot, fire, reason))
+
+    listener = Listener()
+    clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    async with open_agented([nightly("0 * * * *")], plugins=[listener]) as ag:
+        ag.scheduler.clock = clock  # the Agented's own scheduler, wired to its plugins
+        await ag.scheduler.tick()
+        clock.now += timedelta(hours=5, minutes=30)  # down for five fires
+        assert await ag.scheduler.tick() == []
+    assert listener.missed == [
+        (
+            "nightly",
+            datetime(2026, 3, 1, 17, 0, tzinfo=UTC),
+            "5 fire(s) missed while nothing was running (catch_up = skip)",
+        )
+    ]
+
+
 async def test_catch_up_skip_drops_stale_fires(open_agented) -> None:
     clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
     async with open_agented([nightly("0 * * * *")]) as ag:

@@ -144,3 +144,40 @@ def test_the_prices_reach_the_command_request(tmp_path: Path) -> None:
         host_env={"PATH": "/usr/bin"},
     )
     assert prepared.request.prices == {"gpt-5.5": GPT}
+
+
+def test_agented_check_warns_when_an_account_cap_cannot_count_a_bots_runs() -> None:
+    from agented_core import Account
+
+    def warnings(prices: dict[str, Price]) -> list[str]:
+        manual = (ManualTrigger(),)
+        bots = {
+            "b": Bot(
+                name="b",
+                provider="opencode",
+                model="openai/gpt-5.5",
+                prompt="go",
+                triggers=manual,
+                fallback=(ChainEntry("codex", account="team", model="gpt-5.5"),),
+            ),
+            "c": Bot(
+                name="c",
+                provider="codex",
+                account="other",
+                model="gpt-5.5",
+                prompt="go",
+                triggers=manual,
+            ),
+        }
+        accounts = {
+            "team": Account(name="team", provider="codex", max_cost_usd_per_day=5.0),
+            "other": Account(name="other", provider="codex"),  # no cap: nothing to count
+        }
+        config = Config(bots=bots, accounts=accounts, prices=prices)
+        problems = validate(config, Plugins(PLUGINS, entry_points=False))
+        assert all(p.warning for p in problems if p.field.startswith("accounts."))
+        return [p.message for p in problems if p.field == "accounts.team.max_cost_usd_per_day"]
+
+    (warning,) = warnings({})
+    assert "the runs of b on it report no cost" in warning
+    assert warnings({"gpt-5.5": GPT}) == []

@@ -55,8 +55,44 @@ def validate(config: Config, plugins: Plugins) -> list[Problem]:
         )
     for bot in config.bots.values():
         problems.extend(validate_bot(bot, config, plugins))
+    problems.extend(_account_cap_problems(config, plugins))
     problems.extend(plugins.config_problems(config))
     return problems
+
+
+def _account_cap_problems(config: Config, plugins: Plugins) -> list[Problem]:
+    """A warning for each capped account some bot runs on without a known cost: what those
+    runs spend is not counted against the cap."""
+    file = str(config.path) if config.path else None
+    out: list[Problem] = []
+    for name, account in config.accounts.items():
+        caps = [
+            key
+            for key in ("max_cost_usd_per_day", "max_cost_usd_per_month")
+            if getattr(account, key) is not None
+        ]
+        provider = plugins.providers.get(account.provider)
+        if not caps or provider is None:
+            continue
+        unpriced = sorted(
+            bot.name
+            for bot in config.bots.values()
+            for entry in bot.chain
+            if entry.account == name
+            and entry.provider == account.provider
+            and not provider.can_price(evolve(bot, model=bot.model_for(entry)), config.prices)
+        )
+        if unpriced:
+            out.append(
+                Problem(
+                    f"{caps[0]} is set but the runs of {', '.join(dict.fromkeys(unpriced))} on "
+                    f"it report no cost and have no [prices] entry: the cap cannot count them",
+                    file=file,
+                    field=f"accounts.{name}.{caps[0]}",
+                    warning=True,
+                )
+            )
+    return out
 
 
 def _known(names: Iterable[str]) -> str:

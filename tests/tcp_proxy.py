@@ -24,6 +24,8 @@ class TcpProxy:
         self._refusing = False
         self._closed = False
         self.accepted = 0
+        self.refused = 0
+        """Connections refused while cut (a client's attempts to reconnect)."""
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
@@ -63,6 +65,8 @@ class TcpProxy:
                 refusing = self._refusing
             if refusing:
                 _shut(client)
+                with self._lock:
+                    self.refused += 1
                 continue
             try:
                 server = socket.create_connection(self.target, timeout=5)

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import agented_postgres
+import anyio
 import pytest
 
 from agented_core import Agented, Status
@@ -111,19 +112,54 @@ async def test_an_owner_cut_from_the_store_stops_its_run_within_its_lease(direct
             pgid = (await ag.get(execution.id)).pgid
             assert pgid is not None
             proxy.cut()
-            # well within the store's retries (120 s): only the lease bounds the renewal
-            await wait_until(lambda: not group_alive(pgid), timeout=lease * 3)
-            live = ag.supervisor.live.get(execution.id)
-            assert live is None or live.fenced
-            proxy.restore()
+            try:
+                # well within the store's retries (120 s): only the lease bounds the renewal
+                await wait_until(lambda: _let_go(ag, execution.id), timeout=lease * 5)
+                await wait_until(lambda: not group_alive(pgid), timeout=lease * 5)
+            finally:
+                proxy.restore()  # so that a failure above does not hang the shutdown
             done = await ag.wait(execution.id, timeout=30)
     assert done.status is Status.INTERRUPTED
     assert done.error is not None and "lease could not be renewed" in done.error
 
 
+def _let_go(ag: Agented, execution_id: str) -> bool:
+    live = ag.supervisor.live.get(execution_id)
+    return live is None or live.fenced
+
+
 async def _running_with_group(ag: Agented, execution_id: str) -> bool:
     execution = await ag.get(execution_id)
     return execution.status is Status.RUNNING and execution.pgid is not None
+
+
+async def test_after_a_long_cut_the_pool_reconnects_within_seconds(direct: str) -> None:
+    """psycopg's pool backs off between reconnection attempts without bound (1, 2, 4, 8 ...
+    s): after a cut of tens of seconds the store would stay away that long again once the
+    server is back. Each attempt gives up after a few seconds instead, and a fresh one starts."""
+    parts = urlsplit(direct)
+    with TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432) as proxy:
+        store = agented_postgres.PostgresStore(through(direct, proxy))
+        await store.open()
+        try:
+            await store.ping()
+            proxy.cut()
+            answered = anyio.Event()
+
+            async def ask() -> None:
+                await store.get_state("k")  # retried while the server is away
+                answered.set()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(ask)
+                # the pool's attempts, two chains of them: backing off without bound, by the
+                # ninth the next ones would come 13 s or more later
+                await wait_until(lambda: proxy.refused >= 9, timeout=40)
+                proxy.restore()
+                with anyio.fail_after(4):
+                    await answered.wait()
+        finally:
+            await store.close()
 
 
 def _answers(store: agented_postgres.PostgresStore) -> Callable[[], Awaitable[bool]]:

@@ -97,6 +97,10 @@ def _number(raw: str | None, default: int, url: str, name: str) -> int:
     return value
 
 
+RECONNECT_TIMEOUT = 5.0
+"""Seconds one reconnection attempt of the pool (with its backoff) goes on before a new one."""
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for a lost or refused connection (worth waiting for), not a bad statement."""
     if isinstance(exc, psycopg_pool.PoolTimeout):
@@ -148,6 +152,10 @@ class Database:
             max_size=self.settings.pool_size,
             open=False,
             name="agented",
+            # the pool backs off between reconnection attempts without bound (1, 2, 4 ... s):
+            # once the server is back it could wait a minute more. An attempt gives up after
+            # a few seconds instead, and the next call starts a fresh one at 1 s.
+            reconnect_timeout=RECONNECT_TIMEOUT,
         )
         try:
             await pool.open(wait=True, timeout=DEFAULT_CONNECT_TIMEOUT)

@@ -137,25 +137,38 @@ class _Copy:
         print(text, file=self.out, flush=True)
 
     async def run(self) -> None:
-        await self._executions()
+        # the events before their executions: a store takes no event of an attempt older
+        # than its execution's stored one, and a copied execution is at its last attempt
+        await self._list_executions()
         await self._events()
+        await self._executions()
         await self._deliveries()
         await self._audit()
         await self._state()
         await self._claims()
 
+    async def _list_executions(self) -> None:
+        cursor: str | None = None
+        while True:
+            page, cursor = await self.source.list_executions(limit=PAGE, cursor=cursor)
+            self.ids.extend(execution.id for execution in page)
+            if cursor is None:
+                break
+        self.ids.reverse()  # oldest first, as the events are copied
+        self.say(f"executions: {len(self.ids)} to copy")
+
     async def _executions(self) -> None:
         cursor: str | None = None
+        copied = 0
         while True:
             page, cursor = await self.source.list_executions(limit=PAGE, cursor=cursor)
             for execution in page:
                 await self.target.save_execution(execution)
-                self.ids.append(execution.id)
-            self.say(f"executions: {len(self.ids)} copied")
+                copied += 1
+            self.say(f"executions: {copied} copied")
             if cursor is None:
                 break
-        self.ids.reverse()  # oldest first, as the events are copied
-        self.executions = len(self.ids)
+        self.executions = copied
 
     async def _events(self) -> None:
         copied = skipped = 0

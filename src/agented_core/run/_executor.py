@@ -51,6 +51,10 @@ from ._spend import SpendMeter, spend_updates
 log = logging.getLogger("agented.executor")
 
 
+_LEAVING = frozenset({Status.QUEUED, Status.WAITING})
+"""Statuses that hand a run to whichever process takes or wakes it next."""
+
+
 class Executor:
     """Runs executions: shared by the API facade, triggers and retries."""
 
@@ -144,9 +148,11 @@ class Executor:
         # request, shutdown) would leave the status changed here but not there, so the write
         # goes through whole and the cancel takes effect after it
         with anyio.CancelScope(shield=True):
-            if status.terminal:
+            if status.terminal or (status in _LEAVING and execution.attempt > 0):
                 # events first: a follower in another process that sees the terminal status in
-                # the store then finds every event up to it (the final one included)
+                # the store then finds every event up to it (the final one included); and a
+                # run handed to another process is run there as its next attempt, whose
+                # record makes the store refuse this attempt's events from then on
                 await self.events.flush()
             await self._save(execution, owned)
 
@@ -405,6 +411,10 @@ class Executor:
 
     async def _attempt(self, execution: Execution, bot: Bot, entry: ChainEntry) -> AttemptResult:
         """Run one attempt on ``entry``; its outcome, nothing decided yet."""
+        # the last attempt's events are stored before the new attempt's number is: the store
+        # takes no event of an attempt older than the execution's (the fence of a takeover)
+        with anyio.CancelScope(shield=True):
+            await self.events.flush()
         execution.attempt += 1
         execution.retry_at = None
         execution.provider, execution.account = entry.provider, entry.account

@@ -203,7 +203,10 @@ class EventStore(StorePart):
 
     @abstractmethod
     async def append_events(self, events: Sequence[Event]) -> None:
-        """Persist events in one transaction. Events already stored (same seq) are ignored."""
+        """Persist events in one transaction. Events already stored (same seq) are ignored, and
+        so are events of an attempt older than their execution's stored ``attempt`` (the
+        fence of a takeover: a process whose run is run again elsewhere writes nothing more
+        of it); the check and the insert must be atomic against a concurrent save."""
 
     @abstractmethod
     async def read_events(

@@ -154,7 +154,18 @@ class CompositeStore(Store):
 
     # events
     async def append_events(self, events: Sequence[Event]) -> None:
+        if cast(object, self.events) is not self.executions:
+            events = await self._unfenced(events)
         await self.events.append_events(events)
+
+    async def _unfenced(self, events: Sequence[Event]) -> list[Event]:
+        # the events' part cannot see the executions, so the fence of a takeover is read from
+        # theirs first (not atomic with the insert, as one store's own check is)
+        attempts: dict[str, int] = {}
+        for execution_id in {e.execution_id for e in events}:
+            stored = await self.executions.get_execution(execution_id)
+            attempts[execution_id] = stored.attempt if stored is not None else 0
+        return [e for e in events if e.attempt >= attempts[e.execution_id]]
 
     async def read_events(
         self, execution_id: str, *, after: int = 0, limit: int | None = None

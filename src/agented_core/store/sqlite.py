@@ -520,11 +520,12 @@ class SQLiteStore(Store):
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                indexed = self._search_rows(conn, rows) if self.index_search else []
+                kept = _fenced(conn, rows)
+                indexed = self._search_rows(conn, kept) if self.index_search else []
                 conn.executemany(
                     "INSERT OR IGNORE INTO events (execution_id, seq, time, attempt, kind, text,"
                     " data) VALUES (?,?,?,?,?,?,?)",
-                    rows,
+                    kept,
                 )
                 write_rows(conn, indexed)
                 conn.execute("COMMIT")
@@ -987,3 +988,23 @@ class SQLiteStore(Store):
              **json.loads(data)}
             for i, at, actor, action, eid, data in rows
         ]  # fmt: skip
+
+
+def _fenced(conn: sqlite3.Connection, rows: list[Any]) -> list[Any]:
+    """The event rows (execution id, seq, time, attempt, ...) not of an attempt older than
+    their execution's stored one: a process whose run was taken over and run again elsewhere
+    writes nothing more of it. Read under the write lock, so no takeover slips in between."""
+    ids = sorted({row[0] for row in rows})
+    stored: dict[str, int] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        stored.update(
+            conn.execute(
+                "SELECT id, COALESCE(json_extract(data, '$.attempt'), 0) FROM executions"
+                f" WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+        )
+    if all(row[3] >= stored.get(row[0], 0) for row in rows):
+        return rows
+    return [row for row in rows if row[3] >= stored.get(row[0], 0)]

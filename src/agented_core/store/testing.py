@@ -262,6 +262,25 @@ class StoreContract:
         assert [e.seq for e in await other.read_events("e", after=1, limit=2)] == [2, 3]
         assert await other.last_seq("e") == 5 and await other.last_seq("nothing") == 0
 
+    async def test_no_event_of_an_attempt_older_than_the_executions_is_stored(
+        self, store: Store, other: Store
+    ) -> None:
+        """The fence of a takeover: once the run is attempt 2 elsewhere, the old owner's events
+        of attempt 1 are refused (a small batch and a large one alike); its own are taken."""
+        await store.save_execution(execution("01F1", Status.RUNNING, owner="p1", attempt=1))
+        await store.append_events([event("01F1", 1)])
+        await other.save_execution(execution("01F1", Status.RUNNING, owner="p2", attempt=2))
+        late = [event("01F1", n) for n in range(2, 4)]
+        flood = [event("01F1", n) for n in range(4, 304)]
+        await store.append_events(late)
+        await store.append_events(flood)
+        theirs = [Event("01F1", 2, NOW, 2, "text", "attempt 2", {})]
+        unknown = [event("01NOBODY", 1)]  # no execution stored: nothing to fence by
+        await other.append_events(theirs + unknown)
+        got = await store.read_events("01F1")
+        assert [(e.seq, e.attempt, e.text) for e in got] == [(1, 1, "line 1"), (2, 2, "attempt 2")]
+        assert await other.last_seq("01NOBODY") == 1
+
     async def test_follow_yields_stored_then_new_events_in_order(
         self, store: Store, other: Store
     ) -> None:

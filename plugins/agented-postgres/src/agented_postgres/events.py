@@ -30,13 +30,28 @@ _STAGING = (
 )
 _STAGING_TYPES = ["text", "int8", "timestamptz", "int4", "text", "text", "text"]
 # stored without their search vectors: the indexer (indexer.py) adds them off this path
+# the fence: no event of an attempt older than its execution's stored one (a process whose run
+# was taken over and run again elsewhere writes nothing more of it), read under a share lock
+# of the execution's row, so a takeover's update waits for the insert (or the insert for it)
+_LOCKED = (
+    "locked AS (SELECT id, COALESCE((data->>'attempt')::int, 0) AS attempt FROM executions"
+    " WHERE id = ANY(%s::text[]) FOR SHARE)"
+)
 _INSERT_SMALL = (
-    "WITH stored AS (INSERT INTO events (execution_id, seq, time, attempt, kind, text, data)"
+    f"WITH {_LOCKED}, stored AS ("
+    "INSERT INTO events (execution_id, seq, time, attempt, kind, text, data)"
     " SELECT r.execution_id, r.seq, r.time, r.attempt, r.kind, r.text, r.data::jsonb"
     " FROM unnest(%s::text[], %s::bigint[], %s::timestamptz[], %s::int[], %s::text[],"
     " %s::text[], %s::text[]) AS r(execution_id, seq, time, attempt, kind, text, data)"
+    " LEFT JOIN locked l ON l.id = r.execution_id WHERE r.attempt >= COALESCE(l.attempt, 0)"
     " ON CONFLICT DO NOTHING)"
     " SELECT pg_notify(c, '') FROM unnest(%s::text[]) c"
+)
+_INSERT_STAGED = (
+    f"WITH {_LOCKED} INSERT INTO events (execution_id, seq, time, attempt, kind, text, data)"
+    " SELECT s.execution_id, s.seq, s.time, s.attempt, s.kind, s.text, s.data::jsonb"
+    " FROM agented_events_in s LEFT JOIN locked l ON l.id = s.execution_id"
+    " WHERE s.attempt >= COALESCE(l.attempt, 0) ON CONFLICT DO NOTHING"
 )
 
 _SEARCH = (
@@ -88,13 +103,14 @@ class PostgresEvents(EventStore):
             return
         rows = [_row(e) for e in events]
         wake = sorted({self._channel(e.execution_id) for e in events})
+        ids = sorted({e.execution_id for e in events})
 
         if len(rows) <= SMALL_BATCH:
             columns = [list(column) for column in zip(*rows, strict=True)]
 
             async def insert(conn: Connection) -> None:
                 # one statement, so one round trip and atomic without a transaction of its own
-                await conn.execute(_INSERT_SMALL, [*columns, wake])
+                await conn.execute(_INSERT_SMALL, [ids, *columns, wake])
 
             await self._db.run(insert)
             self._indexer.appended()
@@ -109,11 +125,7 @@ class PostgresEvents(EventStore):
                     copy.set_types(_STAGING_TYPES)
                     for row in rows:
                         await copy.write_row(row)
-                await cur.execute(
-                    "INSERT INTO events (execution_id, seq, time, attempt, kind, text, data)"
-                    " SELECT execution_id, seq, time, attempt, kind, text, data::jsonb"
-                    " FROM agented_events_in ON CONFLICT DO NOTHING"
-                )
+                await cur.execute(_INSERT_STAGED, (ids,))
                 await cur.execute("SELECT pg_notify(c, '') FROM unnest(%s::text[]) c", (wake,))
 
         await self._db.run(write, transaction=True)

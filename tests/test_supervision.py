@@ -270,3 +270,35 @@ async def test_a_pause_racing_the_end_of_the_run_changes_nothing_after_it(
     assert ended.status is Status.CANCELLED
     assert stored is not None and stored.status is Status.CANCELLED
     assert [e.text for e in events if e.kind == "status"] == ["queued", "running", "cancelled"]
+
+
+async def test_a_stop_while_the_start_is_being_recorded_ends_the_group_at_once() -> None:
+    """The group is recorded (``on_start``) before its output is read; when that record is
+    held up (a store that does not answer), a stop asked meanwhile still ends the group."""
+    from agented_core.models import Command
+    from agented_core.run._runner import Limits, ProcessRun, StopReason
+    from conftest import FAKE_CLI
+
+    recording, release = anyio.Event(), anyio.Event()
+
+    async def on_start(pid: int) -> None:
+        recording.set()
+        await release.wait()  # the store does not answer
+
+    run = ProcessRun(
+        Command(argv=(FAKE_CLI, "sleep", "60")),
+        Limits(kill_grace=2.0),
+        on_stdout=lambda line, continued: None,
+        on_stderr=lambda line, continued: None,
+        on_start=on_start,
+    )
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run.run)
+        with anyio.fail_after(10):
+            await recording.wait()
+        assert run.pid is not None and group_alive(run.pid)
+        run.stop(StopReason.CANCEL, "lost the lease")
+        with anyio.fail_after(10):
+            while group_alive(run.pid):
+                await anyio.sleep(0.02)
+        release.set()

@@ -272,7 +272,7 @@ class ProcessRun:
         self._started_at = self._last_output = self.clock()
         try:
             if self.on_start is not None:
-                await self.on_start(process.pid)
+                await self._started(process)
             exit_code = await self._supervise(process)
         finally:
             with anyio.CancelScope(shield=True):
@@ -284,6 +284,21 @@ class ProcessRun:
             pid=self.pid,
             duration=self.clock() - self._started_at - self._paused_total,
         )
+
+    async def _started(self, process: Process) -> None:
+        """``on_start`` (it records the group before any output is read); a stop asked for
+        meanwhile ends the group at once, without waiting for that record (a store that does
+        not answer may hold it up for minutes)."""
+        assert self.on_start is not None
+        async with anyio.create_task_group() as tg:
+
+            async def stop_meanwhile() -> None:
+                await self._stop_requested.wait()
+                await kill_group(process.pid, self.limits.kill_grace, tag=self.tag)
+
+            tg.start_soon(stop_meanwhile)
+            await self.on_start(process.pid)
+            tg.cancel_scope.cancel()  # the watchdog takes over stopping from here
 
     async def _supervise(self, process: Process) -> int | None:
         assert process.stdout is not None and process.stderr is not None

@@ -67,6 +67,17 @@ def _postgres_backend(monkeypatch: pytest.MonkeyPatch) -> None:
 OpenAgented = Callable[..., Any]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The store several processes share in a scale-out test: a SQLite file, or a fresh
+    PostgreSQL schema (a skip without the server; a failure under ``CI=true``)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'agented.db'}"
+        return
+    with fresh_schema() as url:
+        yield url
+
+
 def alive(pid: int) -> bool:
     """True while ``pid`` is a live process (not gone, not a zombie)."""
     try:

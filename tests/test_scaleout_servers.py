@@ -69,10 +69,10 @@ async def sse(
 
 
 async def test_followers_through_other_servers_get_every_event_once_in_order(
-    tmp_path: Path,
+    tmp_path: Path, database: str
 ) -> None:
     need_redis()
-    config = write_config(tmp_path, broker=redis_url(), seconds=2.0, lines=400)
+    config = write_config(tmp_path, broker=redis_url(), seconds=2.0, lines=400, database=database)
     with processes() as procs:
         a, b, c = await start_servers(procs, config, 3)
         async with httpx.AsyncClient(timeout=30) as client:
@@ -108,13 +108,16 @@ async def test_followers_through_other_servers_get_every_event_once_in_order(
         assert events[-1]["kind"] == "status" and events[-1]["data"]["status"] == "succeeded"  # type: ignore[index]
 
 
-async def test_one_delivery_sent_to_two_servers_at_once_starts_one_run(tmp_path: Path) -> None:
+async def test_one_delivery_sent_to_two_servers_at_once_starts_one_run(
+    tmp_path: Path, database: str
+) -> None:
     need_redis()
     config = write_config(
         tmp_path,
         broker=redis_url(),
         seconds=0.1,
         bot='\n[webhooks.alerts]\nsecret_env = "ALERTS_SECRET"\ndelivery_header = "X-Delivery"\n',
+        database=database,
     )
     text = config.read_text().replace(
         "on = [{ manual = true }]", 'on = [{ manual = true }, { webhook = "alerts" }]'

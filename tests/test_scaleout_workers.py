@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -19,7 +19,6 @@ import pytest
 from agented_core import Agented, Execution, Status
 from agented_core.run._owners import Owner
 from agented_core.run._process import group_alive
-from pg_support import fresh_schema
 from scaleout_support import (
     most_at_once,
     need_redis,
@@ -31,16 +30,6 @@ from scaleout_support import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The store every process shares: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'agented.db'}"
-        return
-    with fresh_schema() as url:
-        yield url
 
 
 @asynccontextmanager

@@ -4,13 +4,15 @@ events wait in bounded memory and are written when the server is back, none lost
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import agented_postgres
 import anyio
 import pytest
+from agented_postgres import PostgresStore
 
 from agented_core import Agented, Status
 from agented_core.run._process import group_alive
@@ -75,21 +77,29 @@ async def test_a_cut_mid_run_loses_and_doubles_no_event(direct: str, tmp_path: P
     assert len(steps) > BOUND
 
 
-async def test_readiness_reports_a_cut_at_once_and_recovers(direct: str) -> None:
+@asynccontextmanager
+async def proxied_store(direct: str) -> AsyncIterator[tuple[TcpProxy, PostgresStore]]:
+    """A store on the test's schema through a loopback proxy the test can cut; open, and
+    answering."""
     parts = urlsplit(direct)
     with TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432) as proxy:
-        store = agented_postgres.PostgresStore(through(direct, proxy))
+        store = PostgresStore(through(direct, proxy))
         await store.open()
         try:
             await store.ping()
-            proxy.cut()
-            with pytest.raises(Exception):  # noqa: B017 (whatever libpq says; it says at once)
-                await store.ping()
-            proxy.restore()
-            await wait_until(_answers(store), timeout=30)
-            assert await store.get_state("k") is None
+            yield proxy, store
         finally:
             await store.close()
+
+
+async def test_readiness_reports_a_cut_at_once_and_recovers(direct: str) -> None:
+    async with proxied_store(direct) as (proxy, store):
+        proxy.cut()
+        with pytest.raises(Exception):  # noqa: B017 (whatever libpq says; it says at once)
+            await store.ping()
+        proxy.restore()
+        await wait_until(_answers(store), timeout=30)
+        assert await store.get_state("k") is None
 
 
 async def test_an_owner_cut_from_the_store_stops_its_run_within_its_lease(direct: str) -> None:
@@ -137,32 +147,25 @@ async def test_after_a_long_cut_the_pool_reconnects_within_seconds(direct: str) 
     """psycopg's pool backs off between reconnection attempts without bound (1, 2, 4, 8 ...
     s): after a cut of tens of seconds the store would stay away that long again once the
     server is back. Each attempt gives up after a few seconds instead, and a fresh one starts."""
-    parts = urlsplit(direct)
-    with TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432) as proxy:
-        store = agented_postgres.PostgresStore(through(direct, proxy))
-        await store.open()
-        try:
-            await store.ping()
-            proxy.cut()
-            answered = anyio.Event()
+    async with proxied_store(direct) as (proxy, store):
+        proxy.cut()
+        answered = anyio.Event()
 
-            async def ask() -> None:
-                await store.get_state("k")  # retried while the server is away
-                answered.set()
+        async def ask() -> None:
+            await store.get_state("k")  # retried while the server is away
+            answered.set()
 
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(ask)
-                # the pool's attempts, two chains of them: backing off without bound, by the
-                # ninth the next ones would come 13 s or more later
-                await wait_until(lambda: proxy.refused >= 9, timeout=40)
-                proxy.restore()
-                with anyio.fail_after(4):
-                    await answered.wait()
-        finally:
-            await store.close()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ask)
+            # the pool's attempts, two chains of them: backing off without bound, by the
+            # ninth the next ones would come 13 s or more later
+            await wait_until(lambda: proxy.refused >= 9, timeout=40)
+            proxy.restore()
+            with anyio.fail_after(4):
+                await answered.wait()
 
 
-def _answers(store: agented_postgres.PostgresStore) -> Callable[[], Awaitable[bool]]:
+def _answers(store: PostgresStore) -> Callable[[], Awaitable[bool]]:
     async def answers() -> bool:
         try:
             await store.ping()

@@ -138,6 +138,22 @@ async def _audited(action: str, agented: Agented, execution: Execution) -> Execu
     return execution
 
 
+Page = Callable[[int, str | None], Awaitable[tuple[list[Execution], str | None]]]
+
+
+async def _up_to(limit: int, page: Page) -> list[Execution]:
+    """Up to ``limit`` executions, newest first, from ``page(size, cursor)`` called until it
+    has given that many or has no more (by trigger, a page may hold fewer than asked and still
+    have a cursor)."""
+    items: list[Execution] = []
+    cursor: str | None = None
+    while True:
+        found, cursor = await page(limit - len(items), cursor)
+        items.extend(found)
+        if cursor is None or len(items) >= limit:
+            return items
+
+
 class LocalSource:
     """The executions in the local store."""
 
@@ -152,15 +168,12 @@ class LocalSource:
         limit: int,
         trigger: TriggerKind | None = None,
     ) -> list[Execution]:
-        items: list[Execution] = []
-        cursor: str | None = None
-        while True:  # by trigger, a page may hold fewer than asked and still go on
-            page, cursor = await self.agented.list(
-                bot=bot, status=status, trigger=trigger, limit=limit - len(items), cursor=cursor
+        async def page(size: int, cursor: str | None) -> tuple[list[Execution], str | None]:
+            return await self.agented.list(
+                bot=bot, status=status, trigger=trigger, limit=size, cursor=cursor
             )
-            items.extend(page)
-            if cursor is None or len(items) >= limit:
-                return items
+
+        return await _up_to(limit, page)
 
     async def get(self, execution_id: str) -> Execution:
         return await self.agented.get(execution_id)
@@ -241,21 +254,14 @@ class RemoteSource:
         limit: int,
         trigger: TriggerKind | None = None,
     ) -> list[Execution]:
-        items: list[Execution] = []
-        cursor: str | None = None
+        async def page(size: int, cursor: str | None) -> tuple[list[Execution], str | None]:
+            found = await self.client.list(
+                bot=bot, status=status, trigger=trigger, limit=min(size, 500), cursor=cursor
+            )
+            return found.items, found.next_cursor
+
         with _answers():
-            while True:  # by trigger, a page may hold fewer than asked and still go on
-                page = await self.client.list(
-                    bot=bot,
-                    status=status,
-                    trigger=trigger,
-                    limit=min(limit - len(items), 500),
-                    cursor=cursor,
-                )
-                items.extend(page.items)
-                cursor = page.next_cursor
-                if cursor is None or len(items) >= limit:
-                    return items
+            return await _up_to(limit, page)
 
     async def get(self, execution_id: str) -> Execution:
         with _answers():

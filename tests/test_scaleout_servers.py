@@ -181,13 +181,19 @@ async def test_serve_with_workers_runs_them_on_one_socket_and_stops_them_all(
                     events = await sse(client, f"{api}/executions/{execution_id}/events")
                     assert [e["id"] for e in events] == list(range(1, len(events) + 1))
                     assert events[-1]["data"]["status"] == "succeeded"  # type: ignore[index]
-            # whichever worker answers counts every worker's runs (multiprocess metrics)
-            metrics = await client.get(f"{api}/metrics", headers={**HEADERS, "Connection": "close"})
-            finished = [
-                line for line in metrics.text.splitlines()
-                if line.startswith("agented_executions_total{") and 'status="succeeded"' in line
-            ]  # fmt: skip
-            assert sum(float(line.split()[-1]) for line in finished) == 6, finished
+            # whichever worker answers counts every worker's runs (multiprocess metrics); a run
+            # is counted by its finished hook, just after its final event reached the stream
+            finished: list[str] = []
+            with anyio.fail_after(15):
+                while sum(float(line.split()[-1]) for line in finished) != 6:
+                    metrics = await client.get(
+                        f"{api}/metrics", headers={**HEADERS, "Connection": "close"}
+                    )
+                    finished = [
+                        line for line in metrics.text.splitlines()
+                        if line.startswith("agented_executions_total{")
+                        and 'status="succeeded"' in line
+                    ]  # fmt: skip
         assert await anyio.to_thread.run_sync(proc.terminate) == 0
     for pid in workers:
         assert (
